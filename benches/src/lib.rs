@@ -1,0 +1,1 @@
+//! Shared helpers for Vigil benchmarks and load generators.

@@ -1,0 +1,1 @@
+//! vigil-api (being written).

@@ -1,0 +1,1 @@
+//! vigil-objstore (being written).
