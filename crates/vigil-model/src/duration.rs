@@ -14,7 +14,10 @@ const UNITS: [(&str, i64); 7] = [
 ///
 /// Units must appear from largest to smallest, each at most once, as Prometheus requires.
 pub fn parse_duration_ms(input: &str) -> Result<i64, ModelError> {
-    let invalid = |reason| ModelError::InvalidDuration { input: input.to_string(), reason };
+    let invalid = |reason| ModelError::InvalidDuration {
+        input: input.to_string(),
+        reason,
+    };
     if input.is_empty() {
         return Err(invalid("empty duration"));
     }
@@ -33,7 +36,9 @@ pub fn parse_duration_ms(input: &str) -> Result<i64, ModelError> {
         if pos == digits_start {
             return Err(invalid("expected a number"));
         }
-        let number: i64 = input[digits_start..pos].parse().map_err(|_| invalid("number too large"))?;
+        let number: i64 = input[digits_start..pos]
+            .parse()
+            .map_err(|_| invalid("number too large"))?;
         let unit_start = pos;
         while pos < bytes.len() && bytes[pos].is_ascii_alphabetic() {
             pos += 1;
@@ -46,8 +51,12 @@ pub fn parse_duration_ms(input: &str) -> Result<i64, ModelError> {
             return Err(invalid("units must go from largest to smallest, each once"));
         }
         last_unit_index = Some(unit_index);
-        let part = number.checked_mul(UNITS[unit_index].1).ok_or_else(|| invalid("duration out of range"))?;
-        total = total.checked_add(part).ok_or_else(|| invalid("duration out of range"))?;
+        let part = number
+            .checked_mul(UNITS[unit_index].1)
+            .ok_or_else(|| invalid("duration out of range"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| invalid("duration out of range"))?;
     }
     Ok(total)
 }

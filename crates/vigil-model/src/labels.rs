@@ -18,7 +18,10 @@ pub struct Label {
 impl Label {
     /// Builds a label.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -80,7 +83,9 @@ impl Labels {
         labels.retain(|l| !l.value.is_empty());
         labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if let Some(pair) = labels.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(ModelError::DuplicateLabelName { name: pair[0].name.clone() });
+            return Err(ModelError::DuplicateLabelName {
+                name: pair[0].name.clone(),
+            });
         }
         Ok(Self(labels.into()))
     }
@@ -177,7 +182,8 @@ mod tests {
 
     #[test]
     fn sorts_validates_and_rejects_duplicates() {
-        let labels = Labels::try_from_pairs([("job", "api"), ("__name__", "up"), ("empty", "")]).unwrap();
+        let labels =
+            Labels::try_from_pairs([("job", "api"), ("__name__", "up"), ("empty", "")]).unwrap();
         let names: Vec<_> = labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "job"]);
         assert_eq!(labels.get("job"), Some("api"));
@@ -197,7 +203,10 @@ mod tests {
         let a = Labels::from_static(&[("a", "bc")]);
         let b = Labels::from_static(&[("ab", "c")]);
         assert_ne!(a.stable_hash(), b.stable_hash());
-        assert_eq!(a.stable_hash(), Labels::from_static(&[("a", "bc")]).stable_hash());
+        assert_eq!(
+            a.stable_hash(),
+            Labels::from_static(&[("a", "bc")]).stable_hash()
+        );
     }
 
     #[test]

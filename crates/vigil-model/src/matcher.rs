@@ -44,25 +44,41 @@ pub struct Matcher {
 
 impl Matcher {
     /// Builds a matcher, compiling the anchored regex for `=~`/`!~`.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, ModelError> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, ModelError> {
         let name = name.into();
         let value = value.into();
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$")).map_err(|err| ModelError::InvalidRegex {
-                    name: name.clone(),
-                    pattern: value.clone(),
-                    reason: err.to_string(),
-                })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|err| {
+                    ModelError::InvalidRegex {
+                        name: name.clone(),
+                        pattern: value.clone(),
+                        reason: err.to_string(),
+                    }
+                })?)
+            }
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
-        Ok(Self { name, op, value, regex })
+        Ok(Self {
+            name,
+            op,
+            value,
+            regex,
+        })
     }
 
     /// Shorthand for an `=` matcher, which cannot fail.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), op: MatchOp::Equal, value: value.into(), regex: None }
+        Self {
+            name: name.into(),
+            op: MatchOp::Equal,
+            value: value.into(),
+            regex: None,
+        }
     }
 
     /// True when the matcher accepts `value` (pass `""` for an absent label).
@@ -93,9 +109,16 @@ impl Matcher {
         if self.op != MatchOp::Regex {
             return None;
         }
-        let is_literal = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-:/ ,@".contains(c));
+        let is_literal = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || "_-:/ ,@".contains(c))
+        };
         let parts: Vec<&str> = self.value.split('|').collect();
-        parts.iter().all(|p| is_literal(p)).then(|| parts.iter().map(|p| p.to_string()).collect())
+        parts
+            .iter()
+            .all(|p| is_literal(p))
+            .then(|| parts.iter().map(|p| p.to_string()).collect())
     }
 }
 
@@ -131,7 +154,10 @@ mod tests {
         assert!(n.matches_labels(&Labels::from_static(&[("job", "a")])));
         let dotall = Matcher::new(MatchOp::Regex, "x", ".*").unwrap();
         assert!(dotall.matches("a\nb"));
-        assert_eq!(m.set_literals(), Some(vec!["api".to_string(), "web".to_string()]));
+        assert_eq!(
+            m.set_literals(),
+            Some(vec!["api".to_string(), "web".to_string()])
+        );
         assert!(Matcher::new(MatchOp::Regex, "x", "(").is_err());
     }
 }

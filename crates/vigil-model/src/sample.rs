@@ -25,7 +25,10 @@ pub struct Sample {
 impl Sample {
     /// Builds a sample.
     pub fn new(timestamp_ms: i64, value: f64) -> Self {
-        Self { timestamp_ms, value }
+        Self {
+            timestamp_ms,
+            value,
+        }
     }
 
     /// Compares two samples by timestamp and value bits, so NaNs compare equal to themselves.
@@ -51,7 +54,10 @@ pub struct TimeRange {
 
 impl TimeRange {
     /// The whole representable time line.
-    pub const ALL: TimeRange = TimeRange { min_ms: i64::MIN, max_ms: i64::MAX };
+    pub const ALL: TimeRange = TimeRange {
+        min_ms: i64::MIN,
+        max_ms: i64::MAX,
+    };
 
     /// Builds a range; callers must pass `min_ms <= max_ms` for it to contain anything.
     pub fn new(min_ms: i64, max_ms: i64) -> Self {

@@ -16,7 +16,10 @@ impl TenantId {
 
     /// Validates and wraps a tenant id.
     pub fn new(id: &str) -> Result<Self, ModelError> {
-        let invalid = |reason| ModelError::InvalidTenant { tenant: id.to_string(), reason };
+        let invalid = |reason| ModelError::InvalidTenant {
+            tenant: id.to_string(),
+            reason,
+        };
         if id.is_empty() {
             return Err(invalid("must not be empty"));
         }

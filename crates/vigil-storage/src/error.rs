@@ -14,7 +14,9 @@ pub enum AppendErrorKind {
 #[derive(Debug, Clone, Error)]
 pub enum AppendError {
     /// The sample is older than the series' newest sample by more than the out-of-order window.
-    #[error("out of order sample: timestamp {timestamp_ms} is more than the out-of-order window behind the newest sample ({newest_ms}) of series {labels}")]
+    #[error(
+        "out of order sample: timestamp {timestamp_ms} is more than the out-of-order window behind the newest sample ({newest_ms}) of series {labels}"
+    )]
     OutOfOrder {
         /// The series.
         labels: Labels,
@@ -24,7 +26,9 @@ pub enum AppendError {
         newest_ms: i64,
     },
     /// The sample is older than anything the head still accepts (already compacted into blocks).
-    #[error("sample too old: timestamp {timestamp_ms} is before the oldest writable time {min_valid_ms} for series {labels}")]
+    #[error(
+        "sample too old: timestamp {timestamp_ms} is before the oldest writable time {min_valid_ms} for series {labels}"
+    )]
     TooOld {
         /// The series.
         labels: Labels,
@@ -34,7 +38,9 @@ pub enum AppendError {
         min_valid_ms: i64,
     },
     /// A sample with the same timestamp but a different value exists.
-    #[error("duplicate sample for timestamp {timestamp_ms} with a different value in series {labels}")]
+    #[error(
+        "duplicate sample for timestamp {timestamp_ms} with a different value in series {labels}"
+    )]
     DuplicateTimestamp {
         /// The series.
         labels: Labels,
@@ -117,12 +123,17 @@ impl StorageError {
         match self {
             Self::InvalidInput(_) => StorageErrorKind::InvalidInput,
             Self::Unavailable(_) => StorageErrorKind::Unavailable,
-            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => StorageErrorKind::Internal,
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => {
+                StorageErrorKind::Internal
+            }
         }
     }
 
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 }

@@ -17,6 +17,6 @@ pub mod memory;
 
 pub use error::{AppendError, AppendErrorKind, StorageError, StorageErrorKind};
 pub use traits::{
-    AppendOptions, Appendable, Appender, CommitStats, HeadStats, Querier, Queryable, SelectHints, Series,
-    SeriesSet, TsdbStatus,
+    AppendOptions, Appendable, Appender, CommitStats, HeadStats, Querier, Queryable, SelectHints,
+    Series, SeriesSet, TsdbStatus,
 };

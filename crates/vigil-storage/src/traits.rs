@@ -38,7 +38,11 @@ pub trait Appender: Send {
     fn append_sample(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError>;
 
     /// Buffers type/help/unit for a metric family.
-    fn append_metadata(&mut self, metric_family: &str, metadata: MetricMetadata) -> Result<(), AppendError>;
+    fn append_metadata(
+        &mut self,
+        metric_family: &str,
+        metadata: MetricMetadata,
+    ) -> Result<(), AppendError>;
 
     /// Makes the batch durable and visible.
     async fn commit(self: Box<Self>) -> Result<CommitStats, StorageError>;
@@ -71,10 +75,18 @@ pub type SeriesSet = Box<dyn Iterator<Item = Result<Series, StorageError>> + Sen
 /// Something that can be read for a tenant.
 pub trait Queryable: Send + Sync {
     /// A reader over `[range.min_ms, range.max_ms]` for `tenant`, seeing a consistent snapshot.
-    fn querier(&self, tenant: &TenantId, range: TimeRange) -> Result<Box<dyn Querier>, StorageError>;
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        range: TimeRange,
+    ) -> Result<Box<dyn Querier>, StorageError>;
 
     /// Metric metadata per metric family, sorted by family name; `metric` restricts to one.
-    fn metadata(&self, tenant: &TenantId, metric: Option<&str>) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError>;
+    fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError>;
 
     /// Cardinality statistics for `/api/v1/status/tsdb`, top `limit` entries per list.
     fn status(&self, tenant: &TenantId, limit: usize) -> Result<TsdbStatus, StorageError>;
