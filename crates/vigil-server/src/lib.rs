@@ -1,1 +1,173 @@
-//! vigil-server (being written).
+//! Vigil's composition root.
+//!
+//! Owns the configuration file (`config.rs`), builds the object store, the metrics storage
+//! engine and the HTTP API from it, and runs the process: listener first (so `/-/healthy`
+//! answers during WAL replay), then replay, then readiness, the maintenance loop (block
+//! cuts, compaction, retention) and graceful shutdown. The only crate that names
+//! `vigil-tsdb`; nothing depends on it but the binary and tests.
+
+pub mod config;
+mod deferred;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use vigil_api::{ApiOptions, ApiState, BuildInfo};
+use vigil_objstore::ObjStoreOptions;
+use vigil_tsdb::{FsyncMode, Tsdb, TsdbOptions};
+
+pub use config::{Config, ConfigError, LogFormat, Validated};
+use deferred::DeferredStorage;
+
+/// Installs the global tracing subscriber as the config asks.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log.level.clone()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn tsdb_options(config: &Config, validated: &Validated) -> TsdbOptions {
+    TsdbOptions {
+        data_dir: config.storage.data_dir.clone(),
+        wal_fsync: match config.storage.wal.fsync {
+            config::FsyncSetting::Batch => FsyncMode::Batch,
+            config::FsyncSetting::Always => FsyncMode::Always,
+            config::FsyncSetting::None => FsyncMode::None,
+        },
+        wal_segment_size_bytes: config.storage.wal.segment_size_bytes,
+        block_range_ms: validated.block_range_ms,
+        out_of_order_window_ms: validated.out_of_order_window_ms,
+        retention_ms: validated.retention_ms,
+        retention_bytes: config.storage.tsdb.retention_bytes,
+        max_series_per_tenant: config.storage.tsdb.max_series_per_tenant,
+        ..TsdbOptions::default()
+    }
+}
+
+fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        revision: option_env!("VIGIL_REVISION").unwrap_or("unknown").to_string(),
+        branch: option_env!("VIGIL_BRANCH").unwrap_or("main").to_string(),
+        build_date: option_env!("VIGIL_BUILD_DATE").unwrap_or("unknown").to_string(),
+        rustc_version: "rust".to_string(),
+    }
+}
+
+/// Runs Vigil until `shutdown` resolves. Prints `listening on ADDR` to stdout once bound.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let validated = config.validate()?;
+    let data_dir = config.storage.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let object_store = vigil_objstore::build(&ObjStoreOptions {
+        backend: config.storage.object_store.backend.clone(),
+        filesystem_dir: config.storage.object_store.filesystem_dir.clone().unwrap_or_else(|| data_dir.join("objects")),
+        s3: config.storage.object_store.s3.clone(),
+    })?;
+
+    let storage = Arc::new(DeferredStorage::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(ApiState {
+        appendable: storage.clone(),
+        queryable: storage.clone(),
+        options: ApiOptions {
+            default_tenant: validated.default_tenant.clone(),
+            max_request_body_bytes: config.server.max_request_body_bytes,
+            max_decompressed_bytes: config.ingest.remote_write.max_decompressed_bytes,
+        },
+        build_info: build_info(),
+        ready: ready.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(validated.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", validated.listen))?;
+    let local: SocketAddr = listener.local_addr()?;
+    println!("listening on {local}");
+    tracing::info!(address = %local, "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, vigil_api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let started = std::time::Instant::now();
+    let (tsdb, report) = Tsdb::open(tsdb_options(&config, &validated), object_store).await?;
+    tracing::info!(
+        blocks = report.blocks_loaded,
+        records = report.records_replayed,
+        skipped_samples = report.samples_skipped,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "storage ready"
+    );
+    if let Some(repair) = &report.wal_repair {
+        tracing::warn!(repair = %repair, "wal was repaired on open");
+    }
+    storage.set(tsdb.clone());
+    ready.store(true, Ordering::Release);
+
+    let maintenance_tsdb = tsdb.clone();
+    let interval = Duration::from_millis(validated.maintenance_interval_ms as u64);
+    let mut maintenance_stop = stop_rx.clone();
+    let maintenance = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = maintenance_stop.wait_for(|stop| *stop) => return,
+            }
+            match maintenance_tsdb.run_maintenance().await {
+                Ok(report) if report != vigil_tsdb::MaintenanceReport::default() => tracing::info!(?report, "maintenance done"),
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "maintenance failed; will retry"),
+            }
+        }
+    });
+
+    let served = server.await.context("http server task")?;
+    ready.store(false, Ordering::Release);
+    let _ = maintenance.await;
+    tsdb.close();
+    tracing::info!("stopped");
+    served.context("http server")
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -7,3 +7,19 @@
 pub mod block;
 pub mod chunk;
 pub mod postings;
+
+mod blocks;
+mod db;
+mod error;
+mod head;
+mod head_append;
+mod head_read;
+mod head_wal;
+mod options;
+mod querier;
+mod status;
+
+pub use blocks::MaintenanceReport;
+pub use db::{OpenReport, Tsdb};
+pub use error::TsdbError;
+pub use options::{FsyncMode, TsdbOptions};

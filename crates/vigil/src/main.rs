@@ -1,1 +1,111 @@
-fn main() {}
+//! The `vigil` binary: command-line parsing, then `vigil-server` does the rest.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use vigil_server::Config;
+
+const DEFAULT_CONFIG: &str = "config/vigil.yaml";
+
+/// Vigil: a single-binary observability backend (Prometheus remote_write target and
+/// Prometheus-compatible query API over a WAL-backed TSDB).
+#[derive(Parser, Debug)]
+#[command(name = "vigil", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `serve`, the default command.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Check a configuration file and exit (0 if valid, 2 if not).
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct ServeArgs {
+    /// Configuration file (YAML); a missing file at the default path means all defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on, overriding `server.listen` (default 127.0.0.1:9009; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Data directory, overriding `storage.data_dir` (default ./data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Exit code for configuration and usage errors, as clap uses for usage errors.
+const EXIT_USAGE: u8 = 2;
+
+fn load_config(args: &ServeArgs) -> Result<Config, String> {
+    let (path, must_exist) = match &args.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG), false),
+    };
+    let mut config = Config::load(&path, must_exist).map_err(|err| err.to_string())?;
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        config.storage.data_dir = dir.clone();
+    }
+    config.validate().map_err(|err| err.to_string())?;
+    Ok(config)
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("vigil: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    vigil_server::init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("vigil: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(vigil_server::run(config, vigil_server::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "vigil stopped with an error");
+            eprintln!("vigil: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve(args)) => serve(&args),
+        None => serve(&cli.serve),
+        Some(Command::CheckConfig { config }) => {
+            match load_config(&ServeArgs { config: Some(config.clone()), ..ServeArgs::default() }) {
+                Ok(_) => {
+                    println!("{}: valid", config.display());
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("vigil: {message}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+    }
+}

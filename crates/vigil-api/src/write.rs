@@ -1,0 +1,77 @@
+//! `POST /api/v1/write` (and Mimir's `/api/v1/push`): the Prometheus remote_write receiver.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use vigil_ingest::remote_write::{self, RemoteWriteOptions, WriteOutcome};
+use vigil_ingest::{IngestError, IngestErrorKind};
+
+use crate::ApiState;
+use crate::params::tenant;
+
+const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
+const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
+const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
+
+/// Plain-text error answer, as Prometheus' receiver gives, with the written counts.
+fn answer(status: StatusCode, message: String, outcome: Option<&WriteOutcome>) -> Response {
+    let mut response = (status, message).into_response();
+    let written = outcome.map(|o| (o.samples_written, o.histograms_written, o.exemplars_written)).unwrap_or_default();
+    let headers = response.headers_mut();
+    for (name, value) in [(SAMPLES_WRITTEN, written.0), (HISTOGRAMS_WRITTEN, written.1), (EXEMPLARS_WRITTEN, written.2)] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    response
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn error_response(err: &IngestError) -> Response {
+    let kind = err.kind();
+    let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match kind {
+        IngestErrorKind::Internal | IngestErrorKind::Unavailable => tracing::error!(error = %err, "remote write failed"),
+        _ => tracing::debug!(error = %err, "remote write rejected"),
+    }
+    answer(status, format!("{err}\n"), err.outcome())
+}
+
+pub(crate) async fn remote_write(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !state.is_ready() {
+        return answer(StatusCode::SERVICE_UNAVAILABLE, "storage is still replaying its write-ahead log\n".into(), None);
+    }
+    let tenant = match tenant(&headers, &state.options.default_tenant) {
+        Ok(tenant) => tenant,
+        Err(err) => return answer(err.status(), format!("{}\n", err.message()), None),
+    };
+    let version =
+        match remote_write::negotiate(header_str(&headers, header::CONTENT_TYPE), header_str(&headers, header::CONTENT_ENCODING)) {
+            Ok(version) => version,
+            Err(err) => return error_response(&err),
+        };
+    let options = RemoteWriteOptions {
+        max_decompressed_bytes: state.options.max_decompressed_bytes,
+        ..RemoteWriteOptions::default()
+    };
+    let appendable = state.appendable.clone();
+    // Decompression, decoding and validation are CPU work: keep them off the async workers.
+    let prepared = tokio::task::spawn_blocking(move || {
+        let raw = remote_write::decompress(&body, options.max_decompressed_bytes)?;
+        remote_write::prepare(appendable.as_ref(), &tenant, version, &raw, &options)
+    })
+    .await;
+    let prepared = match prepared {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(err)) => return error_response(&err),
+        Err(err) => return answer(StatusCode::INTERNAL_SERVER_ERROR, format!("remote write task failed: {err}\n"), None),
+    };
+    match prepared.commit().await {
+        Ok(outcome) => answer(StatusCode::NO_CONTENT, String::new(), Some(&outcome)),
+        Err(err) => error_response(&err),
+    }
+}

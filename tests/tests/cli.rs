@@ -1,0 +1,56 @@
+//! The CLI rejects bad configuration with exit code 2 and a message naming the key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use vigil_tests::vigil_binary;
+
+fn run_with_config(yaml: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let output = Command::new(vigil_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn unknown_key_exits_2_naming_it() {
+    let (code, stderr) = run_with_config("storage:\n  tsdb:\n    retension: 1d\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("retension"), "{stderr}");
+}
+
+#[test]
+fn invalid_value_exits_2_naming_the_key() {
+    let (code, stderr) = run_with_config("storage:\n  tsdb:\n    block_range: two hours\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("storage.tsdb.block_range"), "{stderr}");
+    let (code, stderr) = run_with_config("server:\n  listen: nowhere\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("server.listen"), "{stderr}");
+}
+
+#[test]
+fn missing_explicit_config_file_exits_2() {
+    let output = Command::new(vigil_binary()).args(["serve", "--config", "/nonexistent/vigil.yaml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/vigil.yaml"));
+}
+
+#[test]
+fn shipped_config_checks_clean_and_help_lists_the_flags() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/vigil.yaml");
+    let output = Command::new(vigil_binary()).args(["check-config", "--config", shipped]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let help = Command::new(vigil_binary()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--config", "--listen", "--data-dir", "serve"] {
+        assert!(text.contains(flag), "--help must mention {flag}: {text}");
+    }
+}
