@@ -20,7 +20,10 @@ pub fn vigil_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     let candidate = profile_dir.join("vigil");
     assert!(
         candidate.exists(),
@@ -56,12 +59,16 @@ pub struct Reply {
 impl Reply {
     /// Body parsed as JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.body))
     }
 
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -80,10 +87,19 @@ fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply
     let headers = response
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let body = response.body_mut().read_to_string().unwrap_or_default();
-    Reply { status, body, headers }
+    Reply {
+        status,
+        body,
+        headers,
+    }
 }
 
 impl Vigil {
@@ -106,7 +122,10 @@ impl Vigil {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
-            .env("RUST_LOG", std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -172,7 +191,10 @@ impl Vigil {
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let mut request = self.agent.post(self.url(path)).header("Content-Type", "application/x-www-form-urlencoded");
+        let mut request = self
+            .agent
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded");
         if let Some(tenant) = tenant {
             request = request.header("X-Scope-OrgID", tenant);
         }
@@ -204,7 +226,10 @@ impl Vigil {
     /// Sends a remote write 2.0 request.
     pub fn write_v2(&self, request: &pb2::Request, tenant: Option<&str>) -> Reply {
         let mut headers = vec![
-            ("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"),
+            (
+                "Content-Type",
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            ),
             ("Content-Encoding", "snappy"),
             ("X-Prometheus-Remote-Write-Version", "2.0.0"),
         ];
@@ -230,7 +255,10 @@ impl Vigil {
     /// SIGTERM and wait for a clean exit (at most 30 s, then SIGKILL); returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -255,7 +283,9 @@ pub fn encode(raw: &str) -> String {
     let mut out = String::new();
     for byte in raw.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -270,15 +300,30 @@ pub fn snappy(raw: &[u8]) -> Vec<u8> {
 /// A 1.0 time series from label pairs and (ms, value) samples.
 pub fn series_v1(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> pb1::TimeSeries {
     pb1::TimeSeries {
-        labels: labels.iter().map(|(n, v)| pb1::Label { name: n.to_string(), value: v.to_string() }).collect(),
-        samples: samples.iter().map(|(t, v)| pb1::Sample { value: *v, timestamp: *t }).collect(),
+        labels: labels
+            .iter()
+            .map(|(n, v)| pb1::Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|(t, v)| pb1::Sample {
+                value: *v,
+                timestamp: *t,
+            })
+            .collect(),
         ..Default::default()
     }
 }
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 /// The `data` array of a successful `/api/v1/series` reply, as sorted label maps.
@@ -286,5 +331,10 @@ pub fn series_data(reply: &Reply) -> Vec<serde_json::Map<String, Value>> {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let json = reply.json();
     assert_eq!(json["status"], "success", "{}", reply.body);
-    json["data"].as_array().expect("data array").iter().map(|v| v.as_object().expect("object").clone()).collect()
+    json["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|v| v.as_object().expect("object").clone())
+        .collect()
 }

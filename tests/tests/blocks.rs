@@ -12,8 +12,14 @@ const FAST_BLOCKS: &str = "storage:\n  tsdb:\n    block_range: 1m\n    out_of_or
 
 fn committed_blocks(objects: &Path, tenant: &str) -> Vec<PathBuf> {
     let dir = objects.join("metrics").join(tenant).join("blocks");
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("meta.json").exists()).collect()
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("meta.json").exists())
+        .collect()
 }
 
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
@@ -29,9 +35,14 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 
 /// 20 minutes of 15 s samples for `names`, ending a minute ago.
 fn history(names: &[&str], start_ms: i64, minutes: i64) -> pb1::WriteRequest {
-    let samples: Vec<(i64, f64)> = (0..minutes * 4).map(|i| (start_ms + i * 15_000, i as f64)).collect();
+    let samples: Vec<(i64, f64)> = (0..minutes * 4)
+        .map(|i| (start_ms + i * 15_000, i as f64))
+        .collect();
     pb1::WriteRequest {
-        timeseries: names.iter().map(|name| series_v1(&[("__name__", name), ("job", "blocks")], &samples)).collect(),
+        timeseries: names
+            .iter()
+            .map(|name| series_v1(&[("__name__", name), ("job", "blocks")], &samples))
+            .collect(),
         metadata: vec![],
     }
 }
@@ -42,11 +53,25 @@ fn head_is_cut_into_blocks_that_survive_losing_the_wal() {
     let data = dir.path().join("data");
     let mut vigil = Vigil::start(&data, FAST_BLOCKS);
     let start = now_ms() - 21 * 60_000;
-    assert_eq!(vigil.write_v1(&history(&["block_metric_a", "block_metric_b"], start, 20), None).status, 204);
-    assert_eq!(vigil.write_v1(&history(&["tenant_metric"], start, 20), Some("team-a")).status, 204);
+    assert_eq!(
+        vigil
+            .write_v1(
+                &history(&["block_metric_a", "block_metric_b"], start, 20),
+                None
+            )
+            .status,
+        204
+    );
+    assert_eq!(
+        vigil
+            .write_v1(&history(&["tenant_metric"], start, 20), Some("team-a"))
+            .status,
+        204
+    );
     let objects = data.join("objects");
     wait_for("blocks of both tenants", || {
-        committed_blocks(&objects, "fake").len() >= 5 && !committed_blocks(&objects, "team-a").is_empty()
+        committed_blocks(&objects, "fake").len() >= 5
+            && !committed_blocks(&objects, "team-a").is_empty()
     });
     assert_eq!(vigil.stop(), Some(0), "clean shutdown on SIGTERM");
 
@@ -54,9 +79,16 @@ fn head_is_cut_into_blocks_that_survive_losing_the_wal() {
     std::fs::remove_dir_all(data.join("wal")).unwrap();
     std::fs::remove_dir_all(data.join("block-cache")).unwrap();
     let vigil = Vigil::start_with_config(&data, &vigil.config_path.clone());
-    let early = format!("/api/v1/series?match[]={{job=\"blocks\"}}&start={}&end={}", start / 1000, (start + 5 * 60_000) / 1000);
-    let names: Vec<String> =
-        series_data(&vigil.get(&early, None)).iter().map(|s| s["__name__"].as_str().unwrap().to_string()).collect();
+    let early = format!(
+        "/api/v1/series?match[]={}&start={}&end={}",
+        vigil_tests::encode("{job=\"blocks\"}"),
+        start / 1000,
+        (start + 5 * 60_000) / 1000
+    );
+    let names: Vec<String> = series_data(&vigil.get(&early, None))
+        .iter()
+        .map(|s| s["__name__"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["block_metric_a", "block_metric_b"]);
     let other = series_data(&vigil.get(&early, Some("team-a")));
     assert_eq!(other.len(), 1);
@@ -72,17 +104,37 @@ fn retention_deletes_old_blocks() {
     let config = FAST_BLOCKS.replace("retention: 15d", "retention: 3m");
     let vigil = Vigil::start(&data, &config);
     let old_start = now_ms() - 60 * 60_000;
-    assert_eq!(vigil.write_v1(&history(&["old_metric"], old_start, 5), None).status, 204);
-    assert_eq!(vigil.write_v1(&history(&["new_metric"], now_ms() - 10 * 60_000, 9), None).status, 204);
+    assert_eq!(
+        vigil
+            .write_v1(&history(&["old_metric"], old_start, 5), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        vigil
+            .write_v1(&history(&["new_metric"], now_ms() - 10 * 60_000, 9), None)
+            .status,
+        204
+    );
     let objects = data.join("objects");
-    wait_for("blocks of the new data", || !committed_blocks(&objects, "fake").is_empty());
+    wait_for("blocks of the new data", || {
+        !committed_blocks(&objects, "fake").is_empty()
+    });
     wait_for("old_metric to be gone", || {
         series_data(&vigil.get("/api/v1/series?match[]=old_metric", None)).is_empty()
     });
     let blocks = committed_blocks(&objects, "fake");
     for block in &blocks {
-        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(block.join("meta.json")).unwrap()).unwrap();
-        assert!(meta["maxTime"].as_i64().or(meta["max_time"].as_i64()).unwrap() > old_start + 10 * 60_000, "old block {block:?} kept");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(block.join("meta.json")).unwrap()).unwrap();
+        assert!(
+            meta["maxTime"]
+                .as_i64()
+                .or(meta["max_time"].as_i64())
+                .unwrap()
+                > old_start + 10 * 60_000,
+            "old block {block:?} kept"
+        );
     }
     assert!(!series_data(&vigil.get("/api/v1/series?match[]=new_metric", None)).is_empty());
 }

@@ -5,18 +5,23 @@ use std::process::Command;
 
 use vigil_tests::vigil_binary;
 
+/// Runs `vigil serve` with a config file; never passes `--listen`, so `server.listen` in the
+/// file is what gets validated. Every config used here is invalid, so vigil exits at once.
 fn run_with_config(yaml: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vigil.yaml");
     std::fs::write(&path, yaml).unwrap();
     let output = Command::new(vigil_binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .args(["serve", "--config"])
         .arg(&path)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .output()
         .unwrap();
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -38,7 +43,10 @@ fn invalid_value_exits_2_naming_the_key() {
 
 #[test]
 fn missing_explicit_config_file_exits_2() {
-    let output = Command::new(vigil_binary()).args(["serve", "--config", "/nonexistent/vigil.yaml"]).output().unwrap();
+    let output = Command::new(vigil_binary())
+        .args(["serve", "--config", "/nonexistent/vigil.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/vigil.yaml"));
 }
@@ -46,8 +54,15 @@ fn missing_explicit_config_file_exits_2() {
 #[test]
 fn shipped_config_checks_clean_and_help_lists_the_flags() {
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/vigil.yaml");
-    let output = Command::new(vigil_binary()).args(["check-config", "--config", shipped]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(vigil_binary())
+        .args(["check-config", "--config", shipped])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let help = Command::new(vigil_binary()).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in ["--config", "--listen", "--data-dir", "serve"] {

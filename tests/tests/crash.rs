@@ -24,28 +24,41 @@ fn acknowledged_writes_survive_kill_9() {
     for round in 0..KILLS {
         let mut vigil = Vigil::start_with_config(&data, &config);
         // Everything acknowledged in earlier rounds is present after the restart.
-        let present: BTreeSet<String> = series_data(&vigil.get("/api/v1/series?match[]=crash_test", None))
-            .iter()
-            .map(|s| s["id"].as_str().unwrap().to_string())
-            .collect();
+        let present: BTreeSet<String> =
+            series_data(&vigil.get("/api/v1/series?match[]=crash_test", None))
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_string())
+                .collect();
         let expected = acknowledged.lock().unwrap().clone();
         let missing: Vec<_> = expected.difference(&present).collect();
-        assert!(missing.is_empty(), "round {round}: {} acknowledged series lost, e.g. {:?}", missing.len(), missing.first());
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged series lost, e.g. {:?}",
+            missing.len(),
+            missing.first()
+        );
 
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..2)
             .map(|writer| {
-                let (stop, acknowledged, url_vigil) = (stop.clone(), acknowledged.clone(), vigil.addr);
+                let (stop, acknowledged, url_vigil) =
+                    (stop.clone(), acknowledged.clone(), vigil.addr);
                 std::thread::spawn(move || {
                     let client = vigil_tests::agent();
                     let mut batch = 0u64;
                     while !stop.load(Ordering::Relaxed) && batch < 10_000 {
-                        let ids: Vec<String> =
-                            (0..SERIES_PER_BATCH).map(|i| format!("r{round}-w{writer}-b{batch}-s{i}")).collect();
+                        let ids: Vec<String> = (0..SERIES_PER_BATCH)
+                            .map(|i| format!("r{round}-w{writer}-b{batch}-s{i}"))
+                            .collect();
                         let request = pb1::WriteRequest {
                             timeseries: ids
                                 .iter()
-                                .map(|id| series_v1(&[("__name__", "crash_test"), ("id", id)], &[(base + batch as i64, batch as f64)]))
+                                .map(|id| {
+                                    series_v1(
+                                        &[("__name__", "crash_test"), ("id", id)],
+                                        &[(base + batch as i64, batch as f64)],
+                                    )
+                                })
                                 .collect(),
                             metadata: vec![],
                         };
@@ -79,5 +92,8 @@ fn acknowledged_writes_survive_kill_9() {
     let present = series_data(&vigil.get("/api/v1/series?match[]=crash_test", None)).len();
     let expected = acknowledged.lock().unwrap().len();
     assert!(expected > 0, "the writers got no write acknowledged at all");
-    assert!(present >= expected, "{present} series present, {expected} acknowledged");
+    assert!(
+        present >= expected,
+        "{present} series present, {expected} acknowledged"
+    );
 }

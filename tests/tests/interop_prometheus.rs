@@ -21,7 +21,8 @@ impl Drop for KillOnDrop {
 }
 
 fn prometheus_binary() -> Option<String> {
-    let path = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".to_string());
+    let path =
+        std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".to_string());
     if std::path::Path::new(&path).exists() {
         return Some(path);
     }
@@ -29,27 +30,44 @@ fn prometheus_binary() -> Option<String> {
         std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
         "prometheus not found at {path}; run scripts/install-test-deps.sh"
     );
-    eprintln!("SKIPPED interop test: prometheus not found at {path} (run scripts/install-test-deps.sh)");
+    eprintln!(
+        "SKIPPED interop test: prometheus not found at {path} (run scripts/install-test-deps.sh)"
+    );
     None
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn prometheus_value(port: u16, query: &str) -> Vec<f64> {
-    let url = format!("http://127.0.0.1:{port}/api/v1/query?query={}", vigil_tests::encode(query));
+    let url = format!(
+        "http://127.0.0.1:{port}/api/v1/query?query={}",
+        vigil_tests::encode(query)
+    );
     let mut response = agent().get(url).call().unwrap();
-    let body: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
     body["data"]["result"]
         .as_array()
-        .map(|results| results.iter().filter_map(|r| r["value"][1].as_str()?.parse().ok()).collect())
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|r| r["value"][1].as_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 #[test]
 fn prometheus_remote_writes_to_vigil_without_failures() {
-    let Some(prometheus) = prometheus_binary() else { return };
+    let Some(prometheus) = prometheus_binary() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let vigil = Vigil::start(&dir.path().join("vigil"), "");
     let port = free_port();
@@ -61,7 +79,10 @@ fn prometheus_remote_writes_to_vigil_without_failures() {
     std::fs::write(&config_path, config).unwrap();
     let child = Command::new(prometheus)
         .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom-data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -77,19 +98,33 @@ fn prometheus_remote_writes_to_vigil_without_failures() {
             assert_eq!(first["instance"], format!("127.0.0.1:{port}"));
             break;
         }
-        assert!(Instant::now() < deadline, "prometheus_build_info never arrived in Vigil");
+        assert!(
+            Instant::now() < deadline,
+            "prometheus_build_info never arrived in Vigil"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     // Let a few more batches flow, then check Prometheus' own view of the remote write.
     std::thread::sleep(Duration::from_secs(5));
     let sent = prometheus_value(port, "prometheus_remote_storage_samples_total");
-    assert!(sent.iter().sum::<f64>() > 0.0, "prometheus reports no samples sent: {sent:?}");
+    assert!(
+        sent.iter().sum::<f64>() > 0.0,
+        "prometheus reports no samples sent: {sent:?}"
+    );
     let failed = prometheus_value(port, "prometheus_remote_storage_samples_failed_total");
     assert!(!failed.is_empty(), "prometheus exposes no failure counter");
-    assert!(failed.iter().all(|v| *v == 0.0), "prometheus counted failed samples: {failed:?}");
-    let metadata = vigil.get("/api/v1/metadata?metric=prometheus_build_info", None).json();
+    assert!(
+        failed.iter().all(|v| *v == 0.0),
+        "prometheus counted failed samples: {failed:?}"
+    );
+    let metadata = vigil
+        .get("/api/v1/metadata?metric=prometheus_build_info", None)
+        .json();
     // Prometheus 2.42 sends metadata on its own schedule (every minute); only check the shape.
     assert_eq!(metadata["status"], "success");
     let names = vigil.get("/api/v1/label/__name__/values", None).json();
-    assert!(names["data"].as_array().unwrap().len() > 100, "prometheus exposes hundreds of metric names");
+    assert!(
+        names["data"].as_array().unwrap().len() > 100,
+        "prometheus exposes hundreds of metric names"
+    );
 }

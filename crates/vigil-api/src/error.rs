@@ -16,22 +16,38 @@ pub struct ApiError {
 impl ApiError {
     /// A client error (`bad_data`, 400).
     pub fn bad_data(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, error_type: "bad_data", message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "bad_data",
+            message: message.into(),
+        }
     }
 
     /// Storage or engine trouble that is not the client's fault (`internal`, 500).
     pub fn internal(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, error_type: "internal", message: message.into() }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error_type: "internal",
+            message: message.into(),
+        }
     }
 
     /// Not ready or overloaded (`unavailable`, 503).
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, error_type: "unavailable", message: message.into() }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error_type: "unavailable",
+            message: message.into(),
+        }
     }
 
     /// Unknown path (`not_found`, 404).
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, error_type: "not_found", message: message.into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            error_type: "not_found",
+            message: message.into(),
+        }
     }
 
     /// The human-readable message.

@@ -20,20 +20,37 @@ pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn get_all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// `start`/`end` as an inclusive range in ms, defaulting to all time.
     pub(crate) fn time_range(&self) -> Result<TimeRange, ApiError> {
-        let start = self.get("start").filter(|s| !s.is_empty()).map(|s| parse_time_param("start", s)).transpose()?;
-        let end = self.get("end").filter(|s| !s.is_empty()).map(|s| parse_time_param("end", s)).transpose()?;
+        let start = self
+            .get("start")
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time_param("start", s))
+            .transpose()?;
+        let end = self
+            .get("end")
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time_param("end", s))
+            .transpose()?;
         let range = TimeRange::new(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
         if range.max_ms < range.min_ms {
-            return Err(ApiError::bad_data("end timestamp must not be before start time"));
+            return Err(ApiError::bad_data(
+                "end timestamp must not be before start time",
+            ));
         }
         Ok(range)
     }
@@ -42,15 +59,20 @@ impl Params {
     pub(crate) fn limit(&self) -> Result<usize, ApiError> {
         match self.get("limit").filter(|s| !s.is_empty()) {
             None => Ok(0),
-            Some(raw) => raw
-                .parse::<usize>()
-                .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse {raw:?} to a non-negative integer"))),
+            Some(raw) => raw.parse::<usize>().map_err(|_| {
+                ApiError::bad_data(format!(
+                    "invalid parameter \"limit\": cannot parse {raw:?} to a non-negative integer"
+                ))
+            }),
         }
     }
 
     /// Every `match[]` selector, each as its alternatives of matcher lists.
     pub(crate) fn selectors(&self) -> Result<Vec<Vec<Vec<Matcher>>>, ApiError> {
-        self.get_all("match[]").into_iter().map(parse_selector).collect()
+        self.get_all("match[]")
+            .into_iter()
+            .map(parse_selector)
+            .collect()
     }
 }
 
@@ -79,7 +101,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 }
 
 fn parse_time_param(name: &str, raw: &str) -> Result<i64, ApiError> {
-    parse_time_ms(raw).map_err(|reason| ApiError::bad_data(format!("invalid parameter \"{name}\": {reason}")))
+    parse_time_ms(raw)
+        .map_err(|reason| ApiError::bad_data(format!("invalid parameter \"{name}\": {reason}")))
 }
 
 /// Parses a Prometheus API timestamp (unix seconds with optional fraction, or RFC 3339)
@@ -91,7 +114,9 @@ pub fn parse_time_ms(raw: &str) -> Result<i64, String> {
         }
         let ms = (seconds * 1000.0).round();
         if ms >= i64::MAX as f64 || ms <= i64::MIN as f64 {
-            return Err(format!("cannot parse {raw:?} to a valid timestamp: out of range"));
+            return Err(format!(
+                "cannot parse {raw:?} to a valid timestamp: out of range"
+            ));
         }
         return Ok(ms as i64);
     }
@@ -115,7 +140,8 @@ fn convert_matchers(list: &[promql_parser::label::Matcher]) -> Result<Vec<Matche
                 PromMatchOp::Re(_) => MatchOp::Regex,
                 PromMatchOp::NotRe(_) => MatchOp::NotRegex,
             };
-            Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|err| ApiError::bad_data(err.to_string()))
+            Matcher::new(op, m.name.clone(), m.value.clone())
+                .map_err(|err| ApiError::bad_data(err.to_string()))
         })
         .collect()
 }
@@ -125,11 +151,15 @@ fn convert_matchers(list: &[promql_parser::label::Matcher]) -> Result<Vec<Matche
 /// match the empty string.
 pub fn parse_selector(raw: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let bad = |msg: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {msg}"));
-    let expr = promql_parser::parser::parse(raw).map_err(|err| bad(format!("1:1: parse error: {err}")))?;
+    let expr =
+        promql_parser::parser::parse(raw).map_err(|err| bad(format!("1:1: parse error: {err}")))?;
     let Expr::VectorSelector(selector) = expr else {
         return Err(bad(format!("{raw:?} is not a series selector")));
     };
-    let name_matcher = selector.name.as_ref().map(|name| Matcher::equal(vigil_model::METRIC_NAME, name.clone()));
+    let name_matcher = selector
+        .name
+        .as_ref()
+        .map(|name| Matcher::equal(vigil_model::METRIC_NAME, name.clone()));
     let mut groups: Vec<Vec<Matcher>> = Vec::new();
     if !selector.matchers.matchers.is_empty() || selector.matchers.or_matchers.is_empty() {
         groups.push(convert_matchers(&selector.matchers.matchers)?);
@@ -144,7 +174,9 @@ pub fn parse_selector(raw: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
             group.push(name.clone());
         }
         if group.iter().all(Matcher::matches_empty) {
-            return Err(bad("match[] must contain at least one non-empty matcher".to_string()));
+            return Err(bad(
+                "match[] must contain at least one non-empty matcher".to_string()
+            ));
         }
     }
     Ok(groups)
@@ -155,8 +187,11 @@ pub(crate) fn tenant(headers: &HeaderMap, default: &TenantId) -> Result<TenantId
     match headers.get("x-scope-orgid") {
         None => Ok(default.clone()),
         Some(value) => {
-            let raw = value.to_str().map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
-            TenantId::new(raw.trim()).map_err(|err| ApiError::bad_data(format!("X-Scope-OrgID: {err}")))
+            let raw = value
+                .to_str()
+                .map_err(|_| ApiError::bad_data("X-Scope-OrgID is not valid ASCII"))?;
+            TenantId::new(raw.trim())
+                .map_err(|err| ApiError::bad_data(format!("X-Scope-OrgID: {err}")))
         }
     }
 }
@@ -169,8 +204,14 @@ mod tests {
     fn parses_prometheus_timestamps() {
         assert_eq!(parse_time_ms("1735689600").unwrap(), 1_735_689_600_000);
         assert_eq!(parse_time_ms("1735689600.123").unwrap(), 1_735_689_600_123);
-        assert_eq!(parse_time_ms("2025-01-01T00:00:00Z").unwrap(), 1_735_689_600_000);
-        assert_eq!(parse_time_ms("2025-01-01T01:00:00.5+01:00").unwrap(), 1_735_689_600_500);
+        assert_eq!(
+            parse_time_ms("2025-01-01T00:00:00Z").unwrap(),
+            1_735_689_600_000
+        );
+        assert_eq!(
+            parse_time_ms("2025-01-01T01:00:00.5+01:00").unwrap(),
+            1_735_689_600_500
+        );
         assert_eq!(parse_time_ms(PROMETHEUS_MIN_TIME).unwrap(), i64::MIN);
         assert!(parse_time_ms("yesterday").is_err());
         assert!(parse_time_ms("NaN").is_err());
@@ -180,8 +221,16 @@ mod tests {
     fn parses_selectors() {
         let groups = parse_selector(r#"up{job=~"a|b", env!=""}"#).unwrap();
         assert_eq!(groups.len(), 1);
-        assert!(groups[0].iter().any(|m| m.name == "__name__" && m.value == "up"));
-        assert!(groups[0].iter().any(|m| m.name == "job" && m.op == MatchOp::Regex));
+        assert!(
+            groups[0]
+                .iter()
+                .any(|m| m.name == "__name__" && m.value == "up")
+        );
+        assert!(
+            groups[0]
+                .iter()
+                .any(|m| m.name == "job" && m.op == MatchOp::Regex)
+        );
         assert!(parse_selector(r#"{job=""}"#).is_err());
         assert!(parse_selector("sum(up)").is_err());
         assert!(parse_selector("up{").is_err());

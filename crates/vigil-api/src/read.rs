@@ -35,7 +35,9 @@ async fn with_querier<T: Send + 'static>(
     read: impl FnOnce(&dyn Querier) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     if !state.is_ready() {
-        return Err(ApiError::unavailable("storage is still replaying its write-ahead log"));
+        return Err(ApiError::unavailable(
+            "storage is still replaying its write-ahead log",
+        ));
     }
     let queryable = state.queryable.clone();
     tokio::task::spawn_blocking(move || {
@@ -47,7 +49,12 @@ async fn with_querier<T: Send + 'static>(
 }
 
 fn labels_json(labels: &Labels) -> Value {
-    Value::Object(labels.iter().map(|l| (l.name.clone(), Value::String(l.value.clone()))).collect())
+    Value::Object(
+        labels
+            .iter()
+            .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+            .collect(),
+    )
 }
 
 fn truncate<T>(items: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
@@ -57,7 +64,11 @@ fn truncate<T>(items: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
     }
 }
 
-pub(crate) async fn series(State(state): State<Arc<ApiState>>, headers: HeaderMap, params: Params) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn series(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&headers, &state.options.default_tenant)?;
     let selectors = params.selectors()?;
     if selectors.is_empty() {
@@ -67,7 +78,10 @@ pub(crate) async fn series(State(state): State<Arc<ApiState>>, headers: HeaderMa
     let limit = params.limit()?;
     let mut found: Vec<Labels> = with_querier(&state, tenant, range, move |querier| {
         let mut all: BTreeSet<Labels> = BTreeSet::new();
-        let hints = SelectHints { series_only: true, limit: if limit > 0 { limit + 1 } else { 0 } };
+        let hints = SelectHints {
+            series_only: true,
+            limit: if limit > 0 { limit + 1 } else { 0 },
+        };
         for matchers in selectors.iter().flatten() {
             for series in querier.select(matchers, &hints)? {
                 all.insert(series?.labels);
@@ -78,7 +92,10 @@ pub(crate) async fn series(State(state): State<Arc<ApiState>>, headers: HeaderMa
     .await?;
     let mut warnings = Vec::new();
     truncate(&mut found, limit, &mut warnings);
-    Ok(success(Value::Array(found.iter().map(labels_json).collect()), warnings))
+    Ok(success(
+        Value::Array(found.iter().map(labels_json).collect()),
+        warnings,
+    ))
 }
 
 /// Label names or values over the union of `match[]` selectors (or all series).
@@ -97,7 +114,11 @@ fn union_over_selectors(
     Ok(all.into_iter().collect())
 }
 
-pub(crate) async fn labels(State(state): State<Arc<ApiState>>, headers: HeaderMap, params: Params) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn labels(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&headers, &state.options.default_tenant)?;
     let selectors = params.selectors()?;
     let range = params.time_range()?;
@@ -113,7 +134,9 @@ pub(crate) async fn labels(State(state): State<Arc<ApiState>>, headers: HeaderMa
 
 /// Undoes Prometheus' `U__` escaping of UTF-8 label names in URL paths.
 fn unescape_label_name(raw: &str) -> Result<String, ApiError> {
-    let Some(escaped) = raw.strip_prefix("U__") else { return Ok(raw.to_string()) };
+    let Some(escaped) = raw.strip_prefix("U__") else {
+        return Ok(raw.to_string());
+    };
     let invalid = || ApiError::bad_data(format!("invalid escaped label name {raw:?}"));
     let mut out = String::new();
     let mut rest = escaped;
@@ -163,20 +186,30 @@ fn optional_count(params: &Params, name: &str) -> Result<Option<usize>, ApiError
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if n <= 0 => Ok(None),
             Ok(n) => Ok(Some(n as usize)),
-            Err(_) => Err(ApiError::bad_data(format!("invalid parameter \"{name}\": {raw:?} is not a number"))),
+            Err(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": {raw:?} is not a number"
+            ))),
         },
     }
 }
 
-pub(crate) async fn metadata(State(state): State<Arc<ApiState>>, headers: HeaderMap, params: Params) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn metadata(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&headers, &state.options.default_tenant)?;
     let limit = optional_count(&params, "limit")?;
     let per_metric = optional_count(&params, "limit_per_metric")?;
-    let metric = params.get("metric").filter(|s| !s.is_empty()).map(str::to_string);
+    let metric = params
+        .get("metric")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let queryable = state.queryable.clone();
-    let families = tokio::task::spawn_blocking(move || queryable.metadata(&tenant, metric.as_deref()))
-        .await
-        .map_err(|err| ApiError::internal(format!("metadata task failed: {err}")))??;
+    let families =
+        tokio::task::spawn_blocking(move || queryable.metadata(&tenant, metric.as_deref()))
+            .await
+            .map_err(|err| ApiError::internal(format!("metadata task failed: {err}")))??;
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for (family, entries) in families.into_iter().take(limit.unwrap_or(usize::MAX)) {
         let entries: Vec<Value> = entries
@@ -206,16 +239,29 @@ pub(crate) async fn buildinfo(State(state): State<Arc<ApiState>>) -> Json<Value>
 }
 
 fn name_values(entries: &[(String, u64)]) -> Value {
-    Value::Array(entries.iter().map(|(name, value)| json!({"name": name, "value": value})).collect())
+    Value::Array(
+        entries
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect(),
+    )
 }
 
-pub(crate) async fn tsdb_status(State(state): State<Arc<ApiState>>, headers: HeaderMap, params: Params) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn tsdb_status(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let tenant = tenant(&headers, &state.options.default_tenant)?;
     let limit = match params.get("limit").filter(|s| !s.is_empty()) {
         None => 10,
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => return Err(ApiError::bad_data("limit must be a positive number not above 10000")),
+            _ => {
+                return Err(ApiError::bad_data(
+                    "limit must be a positive number not above 10000",
+                ));
+            }
         },
     };
     let queryable = state.queryable.clone();
@@ -248,7 +294,10 @@ mod tests {
     #[test]
     fn unescapes_utf8_label_names() {
         assert_eq!(unescape_label_name("job").unwrap(), "job");
-        assert_eq!(unescape_label_name("U__service_2e_name").unwrap(), "service.name");
+        assert_eq!(
+            unescape_label_name("U__service_2e_name").unwrap(),
+            "service.name"
+        );
         assert_eq!(unescape_label_name("U__a__b").unwrap(), "a_b");
         assert!(unescape_label_name("U__x_zz_").is_err());
     }

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub build_info: BuildInfo,
     /// Set once storage has replayed its WAL.
     pub ready: Arc<AtomicBool>,
+    /// Bounds concurrent write requests; when none is free the request gets 503.
+    pub write_permits: tokio::sync::Semaphore,
 }
 
 impl ApiState {

@@ -19,9 +19,15 @@ const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 /// Plain-text error answer, as Prometheus' receiver gives, with the written counts.
 fn answer(status: StatusCode, message: String, outcome: Option<&WriteOutcome>) -> Response {
     let mut response = (status, message).into_response();
-    let written = outcome.map(|o| (o.samples_written, o.histograms_written, o.exemplars_written)).unwrap_or_default();
+    let written = outcome
+        .map(|o| (o.samples_written, o.histograms_written, o.exemplars_written))
+        .unwrap_or_default();
     let headers = response.headers_mut();
-    for (name, value) in [(SAMPLES_WRITTEN, written.0), (HISTOGRAMS_WRITTEN, written.1), (EXEMPLARS_WRITTEN, written.2)] {
+    for (name, value) in [
+        (SAMPLES_WRITTEN, written.0),
+        (HISTOGRAMS_WRITTEN, written.1),
+        (EXEMPLARS_WRITTEN, written.2),
+    ] {
         headers.insert(name, HeaderValue::from(value));
     }
     response
@@ -33,27 +39,45 @@ fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'
 
 fn error_response(err: &IngestError) -> Response {
     let kind = err.kind();
-    let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match kind {
-        IngestErrorKind::Internal | IngestErrorKind::Unavailable => tracing::error!(error = %err, "remote write failed"),
+        IngestErrorKind::Internal | IngestErrorKind::Unavailable => {
+            tracing::error!(error = %err, "remote write failed")
+        }
         _ => tracing::debug!(error = %err, "remote write rejected"),
     }
     answer(status, format!("{err}\n"), err.outcome())
 }
 
-pub(crate) async fn remote_write(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn remote_write(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !state.is_ready() {
-        return answer(StatusCode::SERVICE_UNAVAILABLE, "storage is still replaying its write-ahead log\n".into(), None);
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage is still replaying its write-ahead log\n".into(),
+            None,
+        );
     }
+    let Ok(_permit) = state.write_permits.try_acquire() else {
+        let mut busy = answer(StatusCode::SERVICE_UNAVAILABLE, "too many concurrent write requests, retry later\n".into(), None);
+        busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return busy;
+    };
     let tenant = match tenant(&headers, &state.options.default_tenant) {
         Ok(tenant) => tenant,
         Err(err) => return answer(err.status(), format!("{}\n", err.message()), None),
     };
-    let version =
-        match remote_write::negotiate(header_str(&headers, header::CONTENT_TYPE), header_str(&headers, header::CONTENT_ENCODING)) {
-            Ok(version) => version,
-            Err(err) => return error_response(&err),
-        };
+    let version = match remote_write::negotiate(
+        header_str(&headers, header::CONTENT_TYPE),
+        header_str(&headers, header::CONTENT_ENCODING),
+    ) {
+        Ok(version) => version,
+        Err(err) => return error_response(&err),
+    };
     let options = RemoteWriteOptions {
         max_decompressed_bytes: state.options.max_decompressed_bytes,
         ..RemoteWriteOptions::default()
@@ -68,7 +92,13 @@ pub(crate) async fn remote_write(State(state): State<Arc<ApiState>>, headers: He
     let prepared = match prepared {
         Ok(Ok(prepared)) => prepared,
         Ok(Err(err)) => return error_response(&err),
-        Err(err) => return answer(StatusCode::INTERNAL_SERVER_ERROR, format!("remote write task failed: {err}\n"), None),
+        Err(err) => {
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("remote write task failed: {err}\n"),
+                None,
+            );
+        }
     };
     match prepared.commit().await {
         Ok(outcome) => answer(StatusCode::NO_CONTENT, String::new(), Some(&outcome)),

@@ -72,16 +72,27 @@ pub struct ObjStoreOptions {
 pub fn build(options: &ObjStoreOptions) -> Result<Arc<dyn ObjectStore>, ObjStoreError> {
     match options.backend {
         Backend::Filesystem => {
-            std::fs::create_dir_all(&options.filesystem_dir)
-                .map_err(|source| ObjStoreError::CreateDir { dir: options.filesystem_dir.clone(), source })?;
-            let store = LocalFileSystem::new_with_prefix(&options.filesystem_dir)
-                .map_err(|source| ObjStoreError::Backend { backend: "filesystem", source })?;
+            std::fs::create_dir_all(&options.filesystem_dir).map_err(|source| {
+                ObjStoreError::CreateDir {
+                    dir: options.filesystem_dir.clone(),
+                    source,
+                }
+            })?;
+            let store =
+                LocalFileSystem::new_with_prefix(&options.filesystem_dir).map_err(|source| {
+                    ObjStoreError::Backend {
+                        backend: "filesystem",
+                        source,
+                    }
+                })?;
             Ok(Arc::new(store))
         }
         Backend::S3 => {
             let s3 = &options.s3;
             if s3.bucket.is_empty() {
-                return Err(ObjStoreError::MissingSetting { key: "storage.object_store.s3.bucket" });
+                return Err(ObjStoreError::MissingSetting {
+                    key: "storage.object_store.s3.bucket",
+                });
             }
             let mut builder = AmazonS3Builder::from_env().with_bucket_name(&s3.bucket);
             if let Some(region) = &s3.region {
@@ -96,8 +107,13 @@ pub fn build(options: &ObjStoreOptions) -> Result<Arc<dyn ObjectStore>, ObjStore
             if let Some(secret) = &s3.secret_access_key {
                 builder = builder.with_secret_access_key(secret);
             }
-            builder = builder.with_allow_http(s3.allow_http).with_virtual_hosted_style_request(!s3.force_path_style);
-            let store = builder.build().map_err(|source| ObjStoreError::Backend { backend: "s3", source })?;
+            builder = builder
+                .with_allow_http(s3.allow_http)
+                .with_virtual_hosted_style_request(!s3.force_path_style);
+            let store = builder.build().map_err(|source| ObjStoreError::Backend {
+                backend: "s3",
+                source,
+            })?;
             Ok(Arc::new(store))
         }
     }
@@ -105,7 +121,7 @@ pub fn build(options: &ObjStoreOptions) -> Result<Arc<dyn ObjectStore>, ObjStore
 
 #[cfg(test)]
 mod tests {
-    use object_store::PutPayload;
+    use object_store::{ObjectStoreExt, PutPayload};
     use object_store::path::Path;
 
     use super::*;
@@ -113,19 +129,35 @@ mod tests {
     #[tokio::test]
     async fn filesystem_backend_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let options = ObjStoreOptions { filesystem_dir: dir.path().join("objects"), ..Default::default() };
+        let options = ObjStoreOptions {
+            filesystem_dir: dir.path().join("objects"),
+            ..Default::default()
+        };
         let store = build(&options).unwrap();
         let path = Path::from("metrics/t/blocks/x/meta.json");
-        store.put(&path, PutPayload::from_static(b"{}")).await.unwrap();
+        store
+            .put(&path, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
         let bytes = store.get(&path).await.unwrap().bytes().await.unwrap();
         assert_eq!(&bytes[..], b"{}");
-        assert!(dir.path().join("objects/metrics/t/blocks/x/meta.json").exists());
+        assert!(
+            dir.path()
+                .join("objects/metrics/t/blocks/x/meta.json")
+                .exists()
+        );
     }
 
     #[test]
     fn s3_without_bucket_is_a_clear_error() {
-        let options = ObjStoreOptions { backend: Backend::S3, ..Default::default() };
-        let err = build(&options).err().map(|e| e.to_string()).unwrap_or_default();
+        let options = ObjStoreOptions {
+            backend: Backend::S3,
+            ..Default::default()
+        };
+        let err = build(&options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("s3.bucket"), "{err}");
     }
 }

@@ -61,11 +61,17 @@ pub struct ServerConfig {
     pub listen: String,
     /// Largest request body accepted on write paths, as sent (bytes).
     pub max_request_body_bytes: usize,
+    /// Write requests processed at once; more are answered 503 so senders back off and retry.
+    pub max_inflight_write_requests: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:9009".into(), max_request_body_bytes: 32 << 20 }
+        Self {
+            listen: "127.0.0.1:9009".into(),
+            max_request_body_bytes: 32 << 20,
+            max_inflight_write_requests: 64,
+        }
     }
 }
 
@@ -79,7 +85,9 @@ pub struct TenancyConfig {
 
 impl Default for TenancyConfig {
     fn default() -> Self {
-        Self { default_tenant: "fake".into() }
+        Self {
+            default_tenant: "fake".into(),
+        }
     }
 }
 
@@ -132,7 +140,10 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        Self { fsync: FsyncSetting::Batch, segment_size_bytes: 128 << 20 }
+        Self {
+            fsync: FsyncSetting::Batch,
+            segment_size_bytes: 128 << 20,
+        }
     }
 }
 
@@ -157,6 +168,8 @@ pub struct TsdbConfig {
     pub block_range: String,
     /// Out-of-order acceptance window.
     pub out_of_order_window: String,
+    /// How far ahead of the wall clock a sample may be.
+    pub max_future: String,
     /// Time-based retention.
     pub retention: String,
     /// Size-based retention per tenant in bytes (0 = off).
@@ -172,6 +185,7 @@ impl Default for TsdbConfig {
         Self {
             block_range: "2h".into(),
             out_of_order_window: "10m".into(),
+            max_future: "10m".into(),
             retention: "15d".into(),
             retention_bytes: 0,
             max_series_per_tenant: 0,
@@ -198,7 +212,9 @@ pub struct RemoteWriteConfig {
 
 impl Default for RemoteWriteConfig {
     fn default() -> Self {
-        Self { max_decompressed_bytes: 32 << 20 }
+        Self {
+            max_decompressed_bytes: 32 << 20,
+        }
     }
 }
 
@@ -214,7 +230,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Text }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -240,6 +259,8 @@ pub struct Validated {
     pub block_range_ms: i64,
     /// Out-of-order window (ms).
     pub out_of_order_window_ms: i64,
+    /// Newest accepted sample time relative to the wall clock (ms).
+    pub max_future_ms: i64,
     /// Retention (ms).
     pub retention_ms: i64,
     /// Maintenance interval (ms).
@@ -247,7 +268,10 @@ pub struct Validated {
 }
 
 fn duration(key: &'static str, raw: &str) -> Result<i64, ConfigError> {
-    parse_duration_ms(raw).map_err(|err| ConfigError::Invalid { key, reason: err.to_string() })
+    parse_duration_ms(raw).map_err(|err| ConfigError::Invalid {
+        key,
+        reason: err.to_string(),
+    })
 }
 
 impl Config {
@@ -255,10 +279,20 @@ impl Config {
     pub fn load(path: &Path, must_exist: bool) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(Config::default()),
-            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(Config::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
-        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
     }
 
     /// Parses YAML text; an empty document yields the defaults.
@@ -271,45 +305,99 @@ impl Config {
 
     /// Checks values that serde cannot: durations, addresses, tenant ids, ranges.
     pub fn validate(&self) -> Result<Validated, ConfigError> {
-        let listen = self.server.listen.parse::<SocketAddr>().map_err(|err| ConfigError::Invalid {
-            key: "server.listen",
-            reason: format!("{:?} is not an address like 127.0.0.1:9009: {err}", self.server.listen),
-        })?;
-        let default_tenant = TenantId::new(&self.tenancy.default_tenant)
-            .map_err(|err| ConfigError::Invalid { key: "tenancy.default_tenant", reason: err.to_string() })?;
+        let listen =
+            self.server
+                .listen
+                .parse::<SocketAddr>()
+                .map_err(|err| ConfigError::Invalid {
+                    key: "server.listen",
+                    reason: format!(
+                        "{:?} is not an address like 127.0.0.1:9009: {err}",
+                        self.server.listen
+                    ),
+                })?;
+        let default_tenant =
+            TenantId::new(&self.tenancy.default_tenant).map_err(|err| ConfigError::Invalid {
+                key: "tenancy.default_tenant",
+                reason: err.to_string(),
+            })?;
         let tsdb = &self.storage.tsdb;
         let block_range_ms = duration("storage.tsdb.block_range", &tsdb.block_range)?;
         if block_range_ms < 60_000 {
-            return Err(ConfigError::Invalid { key: "storage.tsdb.block_range", reason: "must be at least 1m".into() });
+            return Err(ConfigError::Invalid {
+                key: "storage.tsdb.block_range",
+                reason: "must be at least 1m".into(),
+            });
         }
-        let out_of_order_window_ms = duration("storage.tsdb.out_of_order_window", &tsdb.out_of_order_window)?;
+        let out_of_order_window_ms = duration(
+            "storage.tsdb.out_of_order_window",
+            &tsdb.out_of_order_window,
+        )?;
         if out_of_order_window_ms > block_range_ms / 2 {
             return Err(ConfigError::Invalid {
                 key: "storage.tsdb.out_of_order_window",
                 reason: "must not exceed half of storage.tsdb.block_range".into(),
             });
         }
+        let max_future_ms = duration("storage.tsdb.max_future", &tsdb.max_future)?;
         let retention_ms = duration("storage.tsdb.retention", &tsdb.retention)?;
         if retention_ms < block_range_ms {
-            return Err(ConfigError::Invalid { key: "storage.tsdb.retention", reason: "must be at least one block_range".into() });
+            return Err(ConfigError::Invalid {
+                key: "storage.tsdb.retention",
+                reason: "must be at least one block_range".into(),
+            });
         }
-        let maintenance_interval_ms = duration("storage.tsdb.maintenance_interval", &tsdb.maintenance_interval)?;
+        let maintenance_interval_ms = duration(
+            "storage.tsdb.maintenance_interval",
+            &tsdb.maintenance_interval,
+        )?;
         if maintenance_interval_ms < 100 {
-            return Err(ConfigError::Invalid { key: "storage.tsdb.maintenance_interval", reason: "must be at least 100ms".into() });
+            return Err(ConfigError::Invalid {
+                key: "storage.tsdb.maintenance_interval",
+                reason: "must be at least 100ms".into(),
+            });
+        }
+        if self.server.max_inflight_write_requests == 0 {
+            return Err(ConfigError::Invalid {
+                key: "server.max_inflight_write_requests",
+                reason: "must be positive".into(),
+            });
         }
         if self.server.max_request_body_bytes == 0 {
-            return Err(ConfigError::Invalid { key: "server.max_request_body_bytes", reason: "must be positive".into() });
+            return Err(ConfigError::Invalid {
+                key: "server.max_request_body_bytes",
+                reason: "must be positive".into(),
+            });
         }
         if self.ingest.remote_write.max_decompressed_bytes == 0 {
-            return Err(ConfigError::Invalid { key: "ingest.remote_write.max_decompressed_bytes", reason: "must be positive".into() });
+            return Err(ConfigError::Invalid {
+                key: "ingest.remote_write.max_decompressed_bytes",
+                reason: "must be positive".into(),
+            });
         }
         if self.storage.wal.segment_size_bytes < 1 << 16 {
-            return Err(ConfigError::Invalid { key: "storage.wal.segment_size_bytes", reason: "must be at least 65536".into() });
+            return Err(ConfigError::Invalid {
+                key: "storage.wal.segment_size_bytes",
+                reason: "must be at least 65536".into(),
+            });
         }
-        if self.storage.object_store.backend == Backend::S3 && self.storage.object_store.s3.bucket.is_empty() {
-            return Err(ConfigError::Invalid { key: "storage.object_store.s3.bucket", reason: "required for the s3 backend".into() });
+        if self.storage.object_store.backend == Backend::S3
+            && self.storage.object_store.s3.bucket.is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                key: "storage.object_store.s3.bucket",
+                reason: "required for the s3 backend".into(),
+            });
         }
-        Ok(Validated { listen, default_tenant, block_range_ms, out_of_order_window_ms, retention_ms, maintenance_interval_ms })
+        Ok(Validated {
+            listen,
+            default_tenant,
+            block_range_ms,
+            out_of_order_window_ms,
+            max_future_ms,
+            retention_ms,
+            maintenance_interval_ms,
+        })
     }
 }
 
@@ -323,7 +411,10 @@ mod tests {
         let config = Config::parse(text).unwrap();
         config.validate().unwrap();
         assert_eq!(config.server.listen, ServerConfig::default().listen);
-        assert_eq!(config.storage.tsdb.retention, TsdbConfig::default().retention);
+        assert_eq!(
+            config.storage.tsdb.retention,
+            TsdbConfig::default().retention
+        );
     }
 
     #[test]

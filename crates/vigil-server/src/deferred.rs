@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 use vigil_model::{Labels, MetricMetadata, Sample, TenantId, TimeRange};
 use vigil_storage::{
-    AppendError, AppendOptions, Appendable, Appender, CommitStats, Querier, Queryable, StorageError, TsdbStatus,
+    AppendError, AppendOptions, Appendable, Appender, CommitStats, Querier, Queryable,
+    StorageError, TsdbStatus,
 };
 use vigil_tsdb::Tsdb;
 
@@ -21,7 +22,9 @@ impl DeferredStorage {
     }
 
     fn get(&self) -> Result<&Tsdb, StorageError> {
-        self.tsdb.get().ok_or_else(|| StorageError::Unavailable("storage is still replaying its write-ahead log".into()))
+        self.tsdb.get().ok_or_else(|| {
+            StorageError::Unavailable("storage is still replaying its write-ahead log".into())
+        })
     }
 }
 
@@ -34,12 +37,18 @@ impl Appender for NotReady {
         Ok(())
     }
 
-    fn append_metadata(&mut self, _family: &str, _metadata: MetricMetadata) -> Result<(), AppendError> {
+    fn append_metadata(
+        &mut self,
+        _family: &str,
+        _metadata: MetricMetadata,
+    ) -> Result<(), AppendError> {
         Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<CommitStats, StorageError> {
-        Err(StorageError::Unavailable("storage is still replaying its write-ahead log".into()))
+        Err(StorageError::Unavailable(
+            "storage is still replaying its write-ahead log".into(),
+        ))
     }
 
     fn rollback(self: Box<Self>) {}
@@ -55,11 +64,19 @@ impl Appendable for DeferredStorage {
 }
 
 impl Queryable for DeferredStorage {
-    fn querier(&self, tenant: &TenantId, range: TimeRange) -> Result<Box<dyn Querier>, StorageError> {
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        range: TimeRange,
+    ) -> Result<Box<dyn Querier>, StorageError> {
         self.get()?.querier(tenant, range)
     }
 
-    fn metadata(&self, tenant: &TenantId, metric: Option<&str>) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError> {
+    fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError> {
         self.get()?.metadata(tenant, metric)
     }
 

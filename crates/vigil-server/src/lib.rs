@@ -27,7 +27,9 @@ use deferred::DeferredStorage;
 pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log.level.clone()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -45,6 +47,7 @@ fn tsdb_options(config: &Config, validated: &Validated) -> TsdbOptions {
         wal_segment_size_bytes: config.storage.wal.segment_size_bytes,
         block_range_ms: validated.block_range_ms,
         out_of_order_window_ms: validated.out_of_order_window_ms,
+        max_future_ms: validated.max_future_ms,
         retention_ms: validated.retention_ms,
         retention_bytes: config.storage.tsdb.retention_bytes,
         max_series_per_tenant: config.storage.tsdb.max_series_per_tenant,
@@ -55,21 +58,34 @@ fn tsdb_options(config: &Config, validated: &Validated) -> TsdbOptions {
 fn build_info() -> BuildInfo {
     BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        revision: option_env!("VIGIL_REVISION").unwrap_or("unknown").to_string(),
+        revision: option_env!("VIGIL_REVISION")
+            .unwrap_or("unknown")
+            .to_string(),
         branch: option_env!("VIGIL_BRANCH").unwrap_or("main").to_string(),
-        build_date: option_env!("VIGIL_BUILD_DATE").unwrap_or("unknown").to_string(),
+        build_date: option_env!("VIGIL_BUILD_DATE")
+            .unwrap_or("unknown")
+            .to_string(),
         rustc_version: "rust".to_string(),
     }
 }
 
 /// Runs Vigil until `shutdown` resolves. Prints `listening on ADDR` to stdout once bound.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let validated = config.validate()?;
     let data_dir = config.storage.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let object_store = vigil_objstore::build(&ObjStoreOptions {
         backend: config.storage.object_store.backend.clone(),
-        filesystem_dir: config.storage.object_store.filesystem_dir.clone().unwrap_or_else(|| data_dir.join("objects")),
+        filesystem_dir: config
+            .storage
+            .object_store
+            .filesystem_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("objects")),
         s3: config.storage.object_store.s3.clone(),
     })?;
 
@@ -83,6 +99,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             max_request_body_bytes: config.server.max_request_body_bytes,
             max_decompressed_bytes: config.ingest.remote_write.max_decompressed_bytes,
         },
+        write_permits: tokio::sync::Semaphore::new(config.server.max_inflight_write_requests),
         build_info: build_info(),
         ready: ready.clone(),
     });
@@ -134,7 +151,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 _ = maintenance_stop.wait_for(|stop| *stop) => return,
             }
             match maintenance_tsdb.run_maintenance().await {
-                Ok(report) if report != vigil_tsdb::MaintenanceReport::default() => tracing::info!(?report, "maintenance done"),
+                Ok(report) if report != vigil_tsdb::MaintenanceReport::default() => {
+                    tracing::info!(?report, "maintenance done")
+                }
                 Ok(_) => {}
                 Err(err) => tracing::error!(error = %err, "maintenance failed; will retry"),
             }

@@ -37,6 +37,18 @@ pub enum AppendError {
         /// The oldest timestamp still writable (ms).
         min_valid_ms: i64,
     },
+    /// The sample lies further in the future than the storage accepts (clock skew or a bug in
+    /// the sender); taking it would make retention, which counts from the newest data, delete
+    /// everything else.
+    #[error("sample too far in the future: timestamp {timestamp_ms} is after the newest writable time {max_valid_ms} for series {labels}")]
+    TooNew {
+        /// The series.
+        labels: Labels,
+        /// The rejected sample's timestamp (ms).
+        timestamp_ms: i64,
+        /// The newest timestamp accepted now (ms).
+        max_valid_ms: i64,
+    },
     /// A sample with the same timestamp but a different value exists.
     #[error(
         "duplicate sample for timestamp {timestamp_ms} with a different value in series {labels}"

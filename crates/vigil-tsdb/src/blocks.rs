@@ -9,15 +9,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use object_store::{ObjectStoreExt, PutPayload};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
 use vigil_model::{Labels, MatchOp, Matcher, Sample, TenantId};
 
+use crate::TsdbError;
 use crate::block::{BlockCompaction, BlockMeta, BlockReader, BlockWriter, ChunkData, NewBlockMeta};
 use crate::chunk::{ENCODING_XOR, XorChunk, decode_xor};
 use crate::db::{DbInner, TenantDb};
 use crate::head::merge_sorted;
-use crate::TsdbError;
 
 const BLOCK_FILES: [&str; 3] = ["chunks", "index", "meta.json"];
 
@@ -42,8 +42,12 @@ fn object_path(tenant: &TenantId, ulid: &str, file: &str) -> ObjectPath {
     ObjectPath::from(format!("{}/{ulid}/{file}", tenant_prefix(tenant)))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, TsdbError> + Send + 'static) -> Result<T, TsdbError> {
-    tokio::task::spawn_blocking(f).await.map_err(|err| TsdbError::io("blocking task", std::io::Error::other(err)))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, TsdbError> + Send + 'static,
+) -> Result<T, TsdbError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| TsdbError::io("blocking task", std::io::Error::other(err)))?
 }
 
 /// Loads every committed block of every tenant, downloading missing ones into the cache.
@@ -52,7 +56,9 @@ pub(crate) async fn load_all(inner: &Arc<DbInner>) -> Result<usize, TsdbError> {
     let listing = inner.store.list_with_delimiter(Some(&root)).await?;
     let mut loaded = 0;
     for tenant_dir in listing.common_prefixes {
-        let Some(name) = tenant_dir.filename() else { continue };
+        let Some(name) = tenant_dir.filename() else {
+            continue;
+        };
         let Ok(tenant) = TenantId::new(name) else {
             tracing::warn!(prefix = %tenant_dir, "skipping object store prefix that is not a tenant id");
             continue;
@@ -61,22 +67,32 @@ pub(crate) async fn load_all(inner: &Arc<DbInner>) -> Result<usize, TsdbError> {
         let blocks = inner.store.list_with_delimiter(Some(&blocks_root)).await?;
         let db = inner.tenant(&tenant);
         for block_dir in blocks.common_prefixes {
-            let Some(ulid) = block_dir.filename().map(str::to_string) else { continue };
+            let Some(ulid) = block_dir.filename().map(str::to_string) else {
+                continue;
+            };
             match open_cached_or_download(inner, &tenant, &ulid).await {
                 Ok(Some(reader)) => {
                     db.blocks.write().push(reader);
                     loaded += 1;
                 }
-                Ok(None) => tracing::warn!(tenant = %tenant, block = %ulid, "skipping uncommitted block (no meta.json)"),
+                Ok(None) => {
+                    tracing::warn!(tenant = %tenant, block = %ulid, "skipping uncommitted block (no meta.json)")
+                }
                 Err(err) => return Err(err),
             }
         }
-        db.blocks.write().sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+        db.blocks
+            .write()
+            .sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
     }
     Ok(loaded)
 }
 
-async fn open_cached_or_download(inner: &DbInner, tenant: &TenantId, ulid: &str) -> Result<Option<Arc<BlockReader>>, TsdbError> {
+async fn open_cached_or_download(
+    inner: &DbInner,
+    tenant: &TenantId,
+    ulid: &str,
+) -> Result<Option<Arc<BlockReader>>, TsdbError> {
     let cache_dir = inner.cache_dir().join(tenant.as_str()).join(ulid);
     if !cache_dir.join("meta.json").exists() {
         let meta_path = object_path(tenant, ulid, "meta.json");
@@ -85,12 +101,25 @@ async fn open_cached_or_download(inner: &DbInner, tenant: &TenantId, ulid: &str)
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(err) => return Err(err.into()),
         }
-        let tmp = inner.options.data_dir.join("block-tmp").join(format!("download-{ulid}"));
+        let tmp = inner
+            .options
+            .data_dir
+            .join("block-tmp")
+            .join(format!("download-{ulid}"));
         let _ = tokio::fs::remove_dir_all(&tmp).await;
-        tokio::fs::create_dir_all(&tmp).await.map_err(|e| TsdbError::io(format!("create {}", tmp.display()), e))?;
+        tokio::fs::create_dir_all(&tmp)
+            .await
+            .map_err(|e| TsdbError::io(format!("create {}", tmp.display()), e))?;
         for file in BLOCK_FILES {
-            let bytes = inner.store.get(&object_path(tenant, ulid, file)).await?.bytes().await?;
-            tokio::fs::write(tmp.join(file), &bytes).await.map_err(|e| TsdbError::io(format!("write {file} of block {ulid}"), e))?;
+            let bytes = inner
+                .store
+                .get(&object_path(tenant, ulid, file))
+                .await?
+                .bytes()
+                .await?;
+            tokio::fs::write(tmp.join(file), &bytes)
+                .await
+                .map_err(|e| TsdbError::io(format!("write {file} of block {ulid}"), e))?;
         }
         move_dir(&tmp, &cache_dir).await?;
     }
@@ -100,10 +129,14 @@ async fn open_cached_or_download(inner: &DbInner, tenant: &TenantId, ulid: &str)
 
 async fn move_dir(from: &Path, to: &Path) -> Result<(), TsdbError> {
     if let Some(parent) = to.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(|e| TsdbError::io(format!("create {}", parent.display()), e))?;
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| TsdbError::io(format!("create {}", parent.display()), e))?;
     }
     let _ = tokio::fs::remove_dir_all(to).await;
-    tokio::fs::rename(from, to).await.map_err(|e| TsdbError::io(format!("move {} to {}", from.display(), to.display()), e))
+    tokio::fs::rename(from, to)
+        .await
+        .map_err(|e| TsdbError::io(format!("move {} to {}", from.display(), to.display()), e))
 }
 
 /// Encodes time-sorted samples into XOR chunks of at most `max_samples` each.
@@ -142,7 +175,8 @@ async fn write_block(
     let (tenant_name, tmp_dir) = (tenant.to_string(), tmp.clone());
     let meta: BlockMeta = blocking(move || {
         if let Some(parent) = tmp_dir.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| TsdbError::io(format!("create {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| TsdbError::io(format!("create {}", parent.display()), e))?;
         }
         let mut writer = BlockWriter::create(&tmp_dir)?;
         for (labels, samples) in &series {
@@ -159,8 +193,13 @@ async fn write_block(
     .await?;
     // Upload data first and meta.json last: its presence commits the block.
     for file in BLOCK_FILES {
-        let bytes = tokio::fs::read(tmp.join(file)).await.map_err(|e| TsdbError::io(format!("read {file} of block {ulid}"), e))?;
-        inner.store.put(&object_path(tenant, &ulid, file), PutPayload::from(bytes)).await?;
+        let bytes = tokio::fs::read(tmp.join(file))
+            .await
+            .map_err(|e| TsdbError::io(format!("read {file} of block {ulid}"), e))?;
+        inner
+            .store
+            .put(&object_path(tenant, &ulid, file), PutPayload::from(bytes))
+            .await?;
     }
     let cache_dir = inner.cache_dir().join(tenant.as_str()).join(&ulid);
     move_dir(&tmp, &cache_dir).await?;
@@ -192,7 +231,10 @@ fn add_block(db: &TenantDb, reader: Arc<BlockReader>) {
 }
 
 /// Cuts due head ranges into blocks, checkpoints, compacts and applies retention.
-pub(crate) async fn run_maintenance(inner: &Arc<DbInner>, force: bool) -> Result<MaintenanceReport, TsdbError> {
+pub(crate) async fn run_maintenance(
+    inner: &Arc<DbInner>,
+    force: bool,
+) -> Result<MaintenanceReport, TsdbError> {
     let _serial = inner.maintenance.lock().await;
     let mut report = MaintenanceReport::default();
     let range = inner.options.block_range_ms;
@@ -209,7 +251,8 @@ pub(crate) async fn run_maintenance(inner: &Arc<DbInner>, force: bool) -> Result
                 break;
             }
             let series = head.series_samples(start, end - 1);
-            let reader = write_block(inner, &head.tenant, series, start, end, 1, Vec::new()).await?;
+            let reader =
+                write_block(inner, &head.tenant, series, start, end, 1, Vec::new()).await?;
             add_block(&db, reader);
             head.truncate_before(end);
             report.blocks_cut += 1;
@@ -260,12 +303,20 @@ fn level_ranges(block_range: i64, retention: i64) -> Vec<i64> {
 }
 
 /// Merges groups of blocks that together fill one aligned window of a higher level.
-async fn compact(inner: &Arc<DbInner>, db: &Arc<TenantDb>, deleted: &mut usize) -> Result<usize, TsdbError> {
+async fn compact(
+    inner: &Arc<DbInner>,
+    db: &Arc<TenantDb>,
+    deleted: &mut usize,
+) -> Result<usize, TsdbError> {
     let mut written = 0;
     for window in level_ranges(inner.options.block_range_ms, inner.options.retention_ms) {
         loop {
             let blocks = db.blocks_snapshot();
-            let newest = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
+            let newest = blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN);
             let mut groups: BTreeMap<i64, Vec<Arc<BlockReader>>> = BTreeMap::new();
             for block in &blocks {
                 let meta = block.meta();
@@ -275,20 +326,50 @@ async fn compact(inner: &Arc<DbInner>, db: &Arc<TenantDb>, deleted: &mut usize) 
                 }
             }
             // Only windows that are over (newer data exists past them) with 2+ blocks.
-            let Some((start, group)) =
-                groups.into_iter().find(|(start, group)| group.len() >= 2 && start + window <= newest)
+            let Some((start, group)) = groups
+                .into_iter()
+                .find(|(start, group)| group.len() >= 2 && start + window <= newest)
             else {
                 break;
             };
             let merged = merge_blocks(&group).await?;
-            let level = group.iter().map(|b| b.meta().compaction.level).max().unwrap_or(1) + 1;
-            let sources: Vec<String> = group.iter().flat_map(|b| {
-                let meta = b.meta();
-                if meta.compaction.sources.is_empty() { vec![meta.ulid.clone()] } else { meta.compaction.sources.clone() }
-            }).collect();
-            let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(start);
-            let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(start + window);
-            let reader = write_block(inner, &db.head.tenant, merged, min_time, max_time, level, sources).await?;
+            let level = group
+                .iter()
+                .map(|b| b.meta().compaction.level)
+                .max()
+                .unwrap_or(1)
+                + 1;
+            let sources: Vec<String> = group
+                .iter()
+                .flat_map(|b| {
+                    let meta = b.meta();
+                    if meta.compaction.sources.is_empty() {
+                        vec![meta.ulid.clone()]
+                    } else {
+                        meta.compaction.sources.clone()
+                    }
+                })
+                .collect();
+            let min_time = group
+                .iter()
+                .map(|b| b.meta().min_time)
+                .min()
+                .unwrap_or(start);
+            let max_time = group
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(start + window);
+            let reader = write_block(
+                inner,
+                &db.head.tenant,
+                merged,
+                min_time,
+                max_time,
+                level,
+                sources,
+            )
+            .await?;
             {
                 let mut list = db.blocks.write();
                 list.retain(|b| !group.iter().any(|old| Arc::ptr_eq(old, b)));
@@ -331,15 +412,32 @@ async fn merge_blocks(group: &[Arc<BlockReader>]) -> Result<Vec<(Labels, Vec<Sam
 /// tenant's blocks exceed the size limit. Returns how many were deleted.
 async fn apply_retention(inner: &Arc<DbInner>, db: &Arc<TenantDb>) -> Result<usize, TsdbError> {
     let blocks = db.blocks_snapshot();
-    let head_max = db.head.time_bounds().map(|(_, max)| max).unwrap_or(i64::MIN);
-    let newest = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN).max(head_max);
+    let head_max = db
+        .head
+        .time_bounds()
+        .map(|(_, max)| max)
+        .unwrap_or(i64::MIN);
+    let newest = blocks
+        .iter()
+        .map(|b| b.meta().max_time)
+        .max()
+        .unwrap_or(i64::MIN)
+        .max(head_max);
     if newest == i64::MIN {
         return Ok(0);
     }
     let horizon = newest.saturating_sub(inner.options.retention_ms);
-    let mut doomed: Vec<Arc<BlockReader>> = blocks.iter().filter(|b| b.meta().max_time <= horizon).cloned().collect();
+    let mut doomed: Vec<Arc<BlockReader>> = blocks
+        .iter()
+        .filter(|b| b.meta().max_time <= horizon)
+        .cloned()
+        .collect();
     if inner.options.retention_bytes > 0 {
-        let mut total: u64 = blocks.iter().filter(|b| !doomed.iter().any(|d| Arc::ptr_eq(d, b))).map(|b| b.size_bytes()).sum();
+        let mut total: u64 = blocks
+            .iter()
+            .filter(|b| !doomed.iter().any(|d| Arc::ptr_eq(d, b)))
+            .map(|b| b.size_bytes())
+            .sum();
         for block in &blocks {
             if total <= inner.options.retention_bytes {
                 break;
@@ -353,7 +451,9 @@ async fn apply_retention(inner: &Arc<DbInner>, db: &Arc<TenantDb>) -> Result<usi
     if doomed.is_empty() {
         return Ok(0);
     }
-    db.blocks.write().retain(|b| !doomed.iter().any(|d| Arc::ptr_eq(d, b)));
+    db.blocks
+        .write()
+        .retain(|b| !doomed.iter().any(|d| Arc::ptr_eq(d, b)));
     for block in &doomed {
         tracing::info!(tenant = %db.head.tenant, block = %block.meta().ulid, max_time = block.meta().max_time, "deleting block past retention");
         delete_block(inner, &db.head.tenant, &block.meta().ulid).await?;

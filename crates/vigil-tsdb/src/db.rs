@@ -56,6 +56,7 @@ impl DbInner {
         HeadOptions {
             block_range_ms: self.options.block_range_ms,
             out_of_order_window_ms: self.options.out_of_order_window_ms,
+            max_future_ms: self.options.max_future_ms,
             max_samples_per_chunk: self.options.max_samples_per_chunk,
             max_series: self.options.max_series_per_tenant,
         }
@@ -114,7 +115,10 @@ pub struct Tsdb {
 impl Tsdb {
     /// Opens the database: loads blocks from the object store, repairs and replays the WAL.
     /// Run it before serving; the storage is ready when it returns.
-    pub async fn open(options: TsdbOptions, store: Arc<dyn ObjectStore>) -> Result<(Tsdb, OpenReport), TsdbError> {
+    pub async fn open(
+        options: TsdbOptions,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<(Tsdb, OpenReport), TsdbError> {
         let wal_dir = options.data_dir.join("wal");
         let wal_options = WalOptions {
             dir: wal_dir,
@@ -134,7 +138,10 @@ impl Tsdb {
             ready: AtomicBool::new(false),
         });
         let wal_repair = (!repair.is_clean()).then(|| format!("{repair:?}"));
-        let mut report = OpenReport { wal_repair, ..OpenReport::default() };
+        let mut report = OpenReport {
+            wal_repair,
+            ..OpenReport::default()
+        };
         report.blocks_loaded = crate::blocks::load_all(&inner).await?;
         let replay_inner = inner.clone();
         let (records, skipped) = tokio::task::spawn_blocking(move || replay(&replay_inner))
@@ -170,7 +177,10 @@ impl Tsdb {
 
     /// Number of blocks open for `tenant`.
     pub fn block_count(&self, tenant: &TenantId) -> usize {
-        self.inner.existing_tenant(tenant).map(|t| t.blocks.read().len()).unwrap_or(0)
+        self.inner
+            .existing_tenant(tenant)
+            .map(|t| t.blocks.read().len())
+            .unwrap_or(0)
     }
 }
 
@@ -208,11 +218,18 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                         Some(series) => {
                             db.head.apply(series, vigil_model::Sample::new(t, v));
                         }
-                        None => orphans.entry((tenant.clone(), id)).or_default().push((t, v)),
+                        None => orphans
+                            .entry((tenant.clone(), id))
+                            .or_default()
+                            .push((t, v)),
                     }
                 }
             }
-            WalRecord::Metadata { tenant, family, metadata } => {
+            WalRecord::Metadata {
+                tenant,
+                family,
+                metadata,
+            } => {
                 inner.tenant(&tenant).head.add_metadata(family, metadata);
             }
         }
@@ -221,7 +238,10 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
     result.map_err(|err| TsdbError::CorruptRecord(err.to_string()))?;
     let orphaned: usize = orphans.values().map(Vec::len).sum();
     if orphaned > 0 {
-        tracing::warn!(samples = orphaned, "wal replay dropped samples of series with no series record");
+        tracing::warn!(
+            samples = orphaned,
+            "wal replay dropped samples of series with no series record"
+        );
     }
     for tenant in inner.all_tenants() {
         if let Some(max) = tenant.blocks_max_time_ms() {
@@ -239,7 +259,11 @@ impl Appendable for Tsdb {
 }
 
 impl Queryable for Tsdb {
-    fn querier(&self, tenant: &TenantId, range: TimeRange) -> Result<Box<dyn Querier>, StorageError> {
+    fn querier(
+        &self,
+        tenant: &TenantId,
+        range: TimeRange,
+    ) -> Result<Box<dyn Querier>, StorageError> {
         let querier = match self.inner.existing_tenant(tenant) {
             Some(db) => TsdbQuerier::new(db.head.clone(), db.blocks_snapshot(), range),
             None => TsdbQuerier::empty(range),
@@ -247,8 +271,14 @@ impl Queryable for Tsdb {
         Ok(Box::new(querier))
     }
 
-    fn metadata(&self, tenant: &TenantId, metric: Option<&str>) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError> {
-        let Some(db) = self.inner.existing_tenant(tenant) else { return Ok(Vec::new()) };
+    fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<(String, Vec<MetricMetadata>)>, StorageError> {
+        let Some(db) = self.inner.existing_tenant(tenant) else {
+            return Ok(Vec::new());
+        };
         let all = db.head.metadata.read();
         Ok(all
             .iter()
@@ -258,7 +288,9 @@ impl Queryable for Tsdb {
     }
 
     fn status(&self, tenant: &TenantId, limit: usize) -> Result<TsdbStatus, StorageError> {
-        let Some(db) = self.inner.existing_tenant(tenant) else { return Ok(TsdbStatus::default()) };
+        let Some(db) = self.inner.existing_tenant(tenant) else {
+            return Ok(TsdbStatus::default());
+        };
         Ok(crate::status::head_status(&db.head, limit))
     }
 }

@@ -41,16 +41,24 @@ pub enum TsdbError {
 
 impl TsdbError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
 impl From<TsdbError> for StorageError {
     fn from(err: TsdbError) -> Self {
         match err {
-            TsdbError::Wal(vigil_wal::WalError::Closed | vigil_wal::WalError::Stopped { .. }) => StorageError::Unavailable(err.to_string()),
+            TsdbError::Wal(vigil_wal::WalError::Closed | vigil_wal::WalError::Stopped { .. }) => {
+                StorageError::Unavailable(err.to_string())
+            }
             TsdbError::Chunk(_) | TsdbError::CorruptRecord(_) | TsdbError::Meta { .. } => {
-                StorageError::Corrupt { what: "tsdb".into(), reason: err.to_string() }
+                StorageError::Corrupt {
+                    what: "tsdb".into(),
+                    reason: err.to_string(),
+                }
             }
             other => StorageError::Internal(other.to_string()),
         }

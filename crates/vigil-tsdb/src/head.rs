@@ -17,6 +17,7 @@ use crate::postings::MemPostings;
 pub(crate) struct HeadOptions {
     pub(crate) block_range_ms: i64,
     pub(crate) out_of_order_window_ms: i64,
+    pub(crate) max_future_ms: i64,
     pub(crate) max_samples_per_chunk: usize,
     pub(crate) max_series: usize,
 }
@@ -43,7 +44,11 @@ pub(crate) enum Applied {
 
 impl SeriesData {
     fn new() -> Self {
-        Self { chunks: Vec::new(), out_of_order: BTreeMap::new(), max_time_ms: i64::MIN }
+        Self {
+            chunks: Vec::new(),
+            out_of_order: BTreeMap::new(),
+            max_time_ms: i64::MIN,
+        }
     }
 
     /// Newest timestamp (ms), or `None` when the series holds no samples.
@@ -67,23 +72,31 @@ impl SeriesData {
             return Some(*value);
         }
         let chunk = self.chunks.iter().find(|c| {
-            c.first_timestamp().is_some_and(|first| first <= timestamp_ms)
+            c.first_timestamp()
+                .is_some_and(|first| first <= timestamp_ms)
                 && c.last_timestamp().is_some_and(|last| timestamp_ms <= last)
         })?;
-        chunk.iter().find(|s| s.timestamp_ms == timestamp_ms).map(|s| s.value)
+        chunk
+            .iter()
+            .find(|s| s.timestamp_ms == timestamp_ms)
+            .map(|s| s.value)
     }
 
     /// Stores a sample: appended in order, or buffered out of order. Never rejects; callers
     /// validate against the out-of-order window before the WAL write.
     pub(crate) fn apply(&mut self, sample: Sample, options: &HeadOptions) -> Applied {
-        let Sample { timestamp_ms, value } = sample;
+        let Sample {
+            timestamp_ms,
+            value,
+        } = sample;
         if timestamp_ms > self.max_time_ms {
             let needs_new_chunk = match self.chunks.last() {
                 None => true,
                 Some(open) => {
                     let first = open.first_timestamp().unwrap_or(timestamp_ms);
                     open.num_samples() >= options.max_samples_per_chunk
-                        || first.div_euclid(options.block_range_ms) != timestamp_ms.div_euclid(options.block_range_ms)
+                        || first.div_euclid(options.block_range_ms)
+                            != timestamp_ms.div_euclid(options.block_range_ms)
                 }
             };
             if needs_new_chunk {
@@ -106,31 +119,46 @@ impl SeriesData {
     pub(crate) fn samples_in(&self, min_ms: i64, max_ms: i64) -> Vec<Sample> {
         let mut in_order: Vec<Sample> = Vec::new();
         for chunk in &self.chunks {
-            let (Some(first), Some(last)) = (chunk.first_timestamp(), chunk.last_timestamp()) else { continue };
+            let (Some(first), Some(last)) = (chunk.first_timestamp(), chunk.last_timestamp())
+            else {
+                continue;
+            };
             if last < min_ms || first > max_ms {
                 continue;
             }
-            in_order.extend(chunk.iter().filter(|s| min_ms <= s.timestamp_ms && s.timestamp_ms <= max_ms));
+            in_order.extend(
+                chunk
+                    .iter()
+                    .filter(|s| min_ms <= s.timestamp_ms && s.timestamp_ms <= max_ms),
+            );
         }
         if self.out_of_order.is_empty() {
             return in_order;
         }
-        let extra: Vec<Sample> = self.out_of_order.range(min_ms..=max_ms).map(|(t, v)| Sample::new(*t, *v)).collect();
+        let extra: Vec<Sample> = self
+            .out_of_order
+            .range(min_ms..=max_ms)
+            .map(|(t, v)| Sample::new(*t, *v))
+            .collect();
         merge_sorted(in_order, extra)
     }
 
     /// True when some sample lies within `[min_ms, max_ms]`.
     pub(crate) fn overlaps(&self, min_ms: i64, max_ms: i64) -> bool {
-        let chunk_hit = self.chunks.iter().any(|c| match (c.first_timestamp(), c.last_timestamp()) {
-            (Some(first), Some(last)) => first <= max_ms && min_ms <= last,
-            _ => false,
-        });
+        let chunk_hit =
+            self.chunks
+                .iter()
+                .any(|c| match (c.first_timestamp(), c.last_timestamp()) {
+                    (Some(first), Some(last)) => first <= max_ms && min_ms <= last,
+                    _ => false,
+                });
         chunk_hit || self.out_of_order.range(min_ms..=max_ms).next().is_some()
     }
 
     /// Drops everything before `cut_ms`; returns true when the series is now empty.
     pub(crate) fn truncate_before(&mut self, cut_ms: i64) -> bool {
-        self.chunks.retain(|c| c.last_timestamp().is_some_and(|last| last >= cut_ms));
+        self.chunks
+            .retain(|c| c.last_timestamp().is_some_and(|last| last >= cut_ms));
         self.out_of_order = self.out_of_order.split_off(&cut_ms);
         self.chunks.is_empty() && self.out_of_order.is_empty()
     }
@@ -182,7 +210,10 @@ pub(crate) struct HeadIndex {
 impl HeadIndex {
     pub(crate) fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
         let ids = self.by_hash.get(&labels.stable_hash())?;
-        ids.iter().filter_map(|id| self.series.get(id)).find(|s| &s.labels == labels).cloned()
+        ids.iter()
+            .filter_map(|id| self.series.get(id))
+            .find(|s| &s.labels == labels)
+            .cloned()
     }
 
     /// Inserts a series with a given id (WAL replay) or the next free id.
@@ -192,15 +223,24 @@ impl HeadIndex {
         }
         let id = id.unwrap_or(self.next_id);
         self.next_id = self.next_id.max(id.saturating_add(1));
-        let series = Arc::new(MemSeries { id, labels: labels.clone(), data: Mutex::new(SeriesData::new()) });
-        self.by_hash.entry(labels.stable_hash()).or_default().push(id);
+        let series = Arc::new(MemSeries {
+            id,
+            labels: labels.clone(),
+            data: Mutex::new(SeriesData::new()),
+        });
+        self.by_hash
+            .entry(labels.stable_hash())
+            .or_default()
+            .push(id);
         self.postings.add(id, &labels);
         self.series.insert(id, series.clone());
         series
     }
 
     fn remove(&mut self, id: u32) {
-        let Some(series) = self.series.remove(&id) else { return };
+        let Some(series) = self.series.remove(&id) else {
+            return;
+        };
         let hash = series.labels.stable_hash();
         if let Some(ids) = self.by_hash.get_mut(&hash) {
             ids.retain(|other| *other != id);
@@ -247,15 +287,20 @@ impl Head {
 
     /// Oldest and newest sample time in the head, `None` when empty.
     pub(crate) fn time_bounds(&self) -> Option<(i64, i64)> {
-        let (min, max) = (self.min_time_ms.load(Ordering::Acquire), self.max_time_ms.load(Ordering::Acquire));
+        let (min, max) = (
+            self.min_time_ms.load(Ordering::Acquire),
+            self.max_time_ms.load(Ordering::Acquire),
+        );
         (min <= max).then_some((min, max))
     }
 
     /// Applies a sample to a series and widens the head's time bounds.
     pub(crate) fn apply(&self, series: &MemSeries, sample: Sample) -> Applied {
         let applied = series.data.lock().apply(sample, &self.options);
-        self.min_time_ms.fetch_min(sample.timestamp_ms, Ordering::AcqRel);
-        self.max_time_ms.fetch_max(sample.timestamp_ms, Ordering::AcqRel);
+        self.min_time_ms
+            .fetch_min(sample.timestamp_ms, Ordering::AcqRel);
+        self.max_time_ms
+            .fetch_max(sample.timestamp_ms, Ordering::AcqRel);
         applied
     }
 
@@ -315,7 +360,8 @@ impl Head {
         let all: Vec<Arc<MemSeries>> = self.index.read().series.values().cloned().collect();
         let mut records = Vec::new();
         for group in all.chunks(1_000) {
-            let series: Vec<(u32, Labels)> = group.iter().map(|s| (s.id, s.labels.clone())).collect();
+            let series: Vec<(u32, Labels)> =
+                group.iter().map(|s| (s.id, s.labels.clone())).collect();
             records.push(crate::head_wal::encode_series(&self.tenant, &series));
         }
         let mut batch: Vec<(u32, i64, f64)> = Vec::new();
@@ -332,7 +378,11 @@ impl Head {
         }
         for (family, entries) in self.metadata.read().iter() {
             for metadata in entries.iter().rev() {
-                records.push(crate::head_wal::encode_metadata(&self.tenant, family, metadata));
+                records.push(crate::head_wal::encode_metadata(
+                    &self.tenant,
+                    family,
+                    metadata,
+                ));
             }
         }
         records
@@ -344,7 +394,13 @@ mod tests {
     use super::*;
 
     fn options() -> HeadOptions {
-        HeadOptions { block_range_ms: 7_200_000, out_of_order_window_ms: 600_000, max_samples_per_chunk: 120, max_series: 0 }
+        HeadOptions {
+            block_range_ms: 7_200_000,
+            out_of_order_window_ms: 600_000,
+            max_future_ms: 600_000,
+            max_samples_per_chunk: 120,
+            max_series: 0,
+        }
     }
 
     #[test]
@@ -358,7 +414,11 @@ mod tests {
         let mut crossing = SeriesData::new();
         crossing.apply(Sample::new(7_199_000, 1.0), &options());
         crossing.apply(Sample::new(7_200_000, 2.0), &options());
-        assert_eq!(crossing.chunk_count(), 2, "a chunk never straddles a block boundary");
+        assert_eq!(
+            crossing.chunk_count(),
+            2,
+            "a chunk never straddles a block boundary"
+        );
     }
 
     #[test]
@@ -367,13 +427,27 @@ mod tests {
         for t in [10_000, 30_000, 50_000] {
             data.apply(Sample::new(t, t as f64), &options());
         }
-        assert_eq!(data.apply(Sample::new(20_000, 2.0), &options()), Applied::Stored);
-        assert_eq!(data.apply(Sample::new(30_000, 30_000.0), &options()), Applied::Duplicate);
-        let times: Vec<i64> = data.samples_in(0, 100_000).iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(
+            data.apply(Sample::new(20_000, 2.0), &options()),
+            Applied::Stored
+        );
+        assert_eq!(
+            data.apply(Sample::new(30_000, 30_000.0), &options()),
+            Applied::Duplicate
+        );
+        let times: Vec<i64> = data
+            .samples_in(0, 100_000)
+            .iter()
+            .map(|s| s.timestamp_ms)
+            .collect();
         assert_eq!(times, [10_000, 20_000, 30_000, 50_000]);
         assert_eq!(data.value_at(20_000), Some(2.0));
         assert!(!data.truncate_before(40_000));
-        assert_eq!(data.value_at(20_000), None, "out-of-order samples before the cut are dropped");
+        assert_eq!(
+            data.value_at(20_000),
+            None,
+            "out-of-order samples before the cut are dropped"
+        );
         assert!(data.truncate_before(7_200_000));
     }
 }

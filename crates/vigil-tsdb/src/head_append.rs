@@ -18,6 +18,13 @@ enum Target {
     New(usize),
 }
 
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 pub(crate) struct HeadAppender {
     db: Arc<DbInner>,
     head: Arc<Head>,
@@ -46,7 +53,12 @@ impl HeadAppender {
 
     fn validate_existing(&self, series: &MemSeries, sample: Sample) -> Result<(), AppendError> {
         let data = series.data.lock();
-        let newest = data.max_time_ms().unwrap_or(i64::MIN).max(self.pending_max.get(&series.id).copied().unwrap_or(i64::MIN));
+        let newest = data.max_time_ms().unwrap_or(i64::MIN).max(
+            self.pending_max
+                .get(&series.id)
+                .copied()
+                .unwrap_or(i64::MIN),
+        );
         if sample.timestamp_ms > newest {
             return Ok(());
         }
@@ -54,9 +66,14 @@ impl HeadAppender {
             if existing.to_bits() == sample.value.to_bits() {
                 return Ok(());
             }
-            return Err(AppendError::DuplicateTimestamp { labels: series.labels.clone(), timestamp_ms: sample.timestamp_ms });
+            return Err(AppendError::DuplicateTimestamp {
+                labels: series.labels.clone(),
+                timestamp_ms: sample.timestamp_ms,
+            });
         }
-        if !self.options.skip_time_checks && sample.timestamp_ms < newest.saturating_sub(self.head.options.out_of_order_window_ms) {
+        if !self.options.skip_time_checks
+            && sample.timestamp_ms < newest.saturating_sub(self.head.options.out_of_order_window_ms)
+        {
             return Err(AppendError::OutOfOrder {
                 labels: series.labels.clone(),
                 timestamp_ms: sample.timestamp_ms,
@@ -71,11 +88,28 @@ impl HeadAppender {
 impl Appender for HeadAppender {
     fn append_sample(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError> {
         if labels.metric_name().is_none_or(str::is_empty) {
-            return Err(AppendError::InvalidSeries { labels: labels.clone(), reason: "missing metric name (__name__)".into() });
+            return Err(AppendError::InvalidSeries {
+                labels: labels.clone(),
+                reason: "missing metric name (__name__)".into(),
+            });
+        }
+        if !self.options.skip_time_checks {
+            let max_valid = wall_clock_ms().saturating_add(self.head.options.max_future_ms);
+            if sample.timestamp_ms > max_valid {
+                return Err(AppendError::TooNew {
+                    labels: labels.clone(),
+                    timestamp_ms: sample.timestamp_ms,
+                    max_valid_ms: max_valid,
+                });
+            }
         }
         let min_valid = self.head.min_valid_time_ms();
         if !self.options.skip_time_checks && sample.timestamp_ms < min_valid {
-            return Err(AppendError::TooOld { labels: labels.clone(), timestamp_ms: sample.timestamp_ms, min_valid_ms: min_valid });
+            return Err(AppendError::TooOld {
+                labels: labels.clone(),
+                timestamp_ms: sample.timestamp_ms,
+                min_valid_ms: min_valid,
+            });
         }
         if let Some(series) = self.head.index.read().get(labels) {
             self.validate_existing(&series, sample)?;
@@ -89,10 +123,14 @@ impl Appender for HeadAppender {
             None => {
                 let max_series = self.head.options.max_series;
                 if max_series > 0 && self.head.num_series() + self.new_series.len() >= max_series {
-                    return Err(AppendError::SeriesLimit { labels: labels.clone(), limit: max_series });
+                    return Err(AppendError::SeriesLimit {
+                        labels: labels.clone(),
+                        limit: max_series,
+                    });
                 }
                 self.new_series.push(labels.clone());
-                self.new_series_index.insert(labels.clone(), self.new_series.len() - 1);
+                self.new_series_index
+                    .insert(labels.clone(), self.new_series.len() - 1);
                 self.new_series.len() - 1
             }
         };
@@ -100,7 +138,11 @@ impl Appender for HeadAppender {
         Ok(())
     }
 
-    fn append_metadata(&mut self, metric_family: &str, metadata: MetricMetadata) -> Result<(), AppendError> {
+    fn append_metadata(
+        &mut self,
+        metric_family: &str,
+        metadata: MetricMetadata,
+    ) -> Result<(), AppendError> {
         self.metadata.push((metric_family.to_string(), metadata));
         Ok(())
     }
@@ -121,7 +163,10 @@ impl Appender for HeadAppender {
             // (it had no samples after the block cut): recreate it, and log it again.
             for (target, _) in samples.iter_mut() {
                 if let Target::Existing(series) = target
-                    && !index.series.get(&series.id).is_some_and(|live| Arc::ptr_eq(live, series))
+                    && !index
+                        .series
+                        .get(&series.id)
+                        .is_some_and(|live| Arc::ptr_eq(live, series))
                 {
                     let revived = index.insert(None, series.labels.clone());
                     created_records.push((revived.id, revived.labels.clone()));
@@ -158,7 +203,10 @@ impl Appender for HeadAppender {
             records.push(head_wal::encode_series(tenant, &created_records));
         }
         if !resolved.is_empty() {
-            let wal_samples: Vec<(u32, i64, f64)> = resolved.iter().map(|(s, x)| (s.id, x.timestamp_ms, x.value)).collect();
+            let wal_samples: Vec<(u32, i64, f64)> = resolved
+                .iter()
+                .map(|(s, x)| (s.id, x.timestamp_ms, x.value))
+                .collect();
             records.push(head_wal::encode_samples(tenant, &wal_samples));
         }
         for (family, metadata) in &this.metadata {
@@ -167,7 +215,11 @@ impl Appender for HeadAppender {
         if records.is_empty() {
             return Ok(stats);
         }
-        this.db.wal.append(records).await.map_err(|err| StorageError::from(crate::TsdbError::Wal(err)))?;
+        this.db
+            .wal
+            .append(records)
+            .await
+            .map_err(|err| StorageError::from(crate::TsdbError::Wal(err)))?;
         for (series, sample) in resolved {
             // Identical duplicates count as written: the sender's data is stored either way.
             let _: Applied = this.head.apply(series, sample);

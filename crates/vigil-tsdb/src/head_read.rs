@@ -8,14 +8,23 @@ use crate::head::{Head, MemSeries};
 
 impl Head {
     /// Series matching all matchers with samples in `[min_ms, max_ms]`, sorted by labels.
-    pub(crate) fn select(&self, matchers: &[Matcher], min_ms: i64, max_ms: i64) -> Vec<Arc<MemSeries>> {
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        min_ms: i64,
+        max_ms: i64,
+    ) -> Vec<Arc<MemSeries>> {
         let candidates: Vec<Arc<MemSeries>> = {
             let index = self.index.read();
             let ids = index.postings.select(matchers);
-            ids.iter().filter_map(|id| index.series.get(&id).cloned()).collect()
+            ids.iter()
+                .filter_map(|id| index.series.get(&id).cloned())
+                .collect()
         };
-        let mut selected: Vec<Arc<MemSeries>> =
-            candidates.into_iter().filter(|s| s.data.lock().overlaps(min_ms, max_ms)).collect();
+        let mut selected: Vec<Arc<MemSeries>> = candidates
+            .into_iter()
+            .filter(|s| s.data.lock().overlaps(min_ms, max_ms))
+            .collect();
         selected.sort_by(|a, b| a.labels.cmp(&b.labels));
         selected
     }

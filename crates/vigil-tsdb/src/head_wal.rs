@@ -13,11 +13,21 @@ const RECORD_METADATA: u8 = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum WalRecord {
     /// New series of a tenant with their head-local ids.
-    Series { tenant: TenantId, series: Vec<(u32, Labels)> },
+    Series {
+        tenant: TenantId,
+        series: Vec<(u32, Labels)>,
+    },
     /// Float samples: (series id, timestamp ms, value).
-    Samples { tenant: TenantId, samples: Vec<(u32, i64, f64)> },
+    Samples {
+        tenant: TenantId,
+        samples: Vec<(u32, i64, f64)>,
+    },
     /// Metadata of one metric family.
-    Metadata { tenant: TenantId, family: String, metadata: MetricMetadata },
+    Metadata {
+        tenant: TenantId,
+        family: String,
+        metadata: MetricMetadata,
+    },
 }
 
 fn put_uvarint(out: &mut Vec<u8>, mut value: u64) {
@@ -61,7 +71,11 @@ pub(crate) fn encode_samples(tenant: &TenantId, samples: &[(u32, i64, f64)]) -> 
     out
 }
 
-pub(crate) fn encode_metadata(tenant: &TenantId, family: &str, metadata: &MetricMetadata) -> Vec<u8> {
+pub(crate) fn encode_metadata(
+    tenant: &TenantId,
+    family: &str,
+    metadata: &MetricMetadata,
+) -> Vec<u8> {
     let mut out = vec![RECORD_METADATA];
     put_str(&mut out, tenant.as_str());
     put_str(&mut out, family);
@@ -82,7 +96,10 @@ impl<'a> Reader<'a> {
     }
 
     fn u8(&mut self) -> Result<u8, TsdbError> {
-        let byte = *self.bytes.get(self.pos).ok_or_else(|| self.corrupt("truncated byte"))?;
+        let byte = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| self.corrupt("truncated byte"))?;
         self.pos += 1;
         Ok(byte)
     }
@@ -114,7 +131,10 @@ impl<'a> Reader<'a> {
 
     fn fixed8(&mut self) -> Result<[u8; 8], TsdbError> {
         let end = self.pos + 8;
-        let slice = self.bytes.get(self.pos..end).ok_or_else(|| self.corrupt("truncated fixed64"))?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or_else(|| self.corrupt("truncated fixed64"))?;
         self.pos = end;
         let mut buf = [0u8; 8];
         buf.copy_from_slice(slice);
@@ -151,7 +171,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<WalRecord, TsdbError> {
                     let value = reader.string()?.to_string();
                     labels.push(Label { name, value });
                 }
-                let labels = Labels::from_unsorted_unique(labels).map_err(|err| TsdbError::CorruptRecord(err.to_string()))?;
+                let labels = Labels::from_unsorted_unique(labels)
+                    .map_err(|err| TsdbError::CorruptRecord(err.to_string()))?;
                 series.push((id, labels));
             }
             Ok(WalRecord::Series { tenant, series })
@@ -174,9 +195,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<WalRecord, TsdbError> {
             let metric_type = MetricType::from_proto(i32::from(reader.u8()?));
             let help = reader.string()?.to_string();
             let unit = reader.string()?.to_string();
-            Ok(WalRecord::Metadata { tenant, family, metadata: MetricMetadata { metric_type, help, unit } })
+            Ok(WalRecord::Metadata {
+                tenant,
+                family,
+                metadata: MetricMetadata {
+                    metric_type,
+                    help,
+                    unit,
+                },
+            })
         }
-        other => Err(TsdbError::CorruptRecord(format!("unknown record type {other}"))),
+        other => Err(TsdbError::CorruptRecord(format!(
+            "unknown record type {other}"
+        ))),
     }
 }
 
@@ -191,10 +222,27 @@ mod tests {
         let tenant = TenantId::new("t1").unwrap();
         let labels = Labels::from_static(&[("__name__", "up"), ("job", "a")]);
         let series = encode_series(&tenant, &[(7, labels.clone())]);
-        assert_eq!(decode(&series).unwrap(), WalRecord::Series { tenant: tenant.clone(), series: vec![(7, labels)] });
-        let md = MetricMetadata { metric_type: MetricType::Counter, help: "h".into(), unit: "seconds".into() };
+        assert_eq!(
+            decode(&series).unwrap(),
+            WalRecord::Series {
+                tenant: tenant.clone(),
+                series: vec![(7, labels)]
+            }
+        );
+        let md = MetricMetadata {
+            metric_type: MetricType::Counter,
+            help: "h".into(),
+            unit: "seconds".into(),
+        };
         let rec = encode_metadata(&tenant, "up", &md);
-        assert_eq!(decode(&rec).unwrap(), WalRecord::Metadata { tenant, family: "up".into(), metadata: md });
+        assert_eq!(
+            decode(&rec).unwrap(),
+            WalRecord::Metadata {
+                tenant,
+                family: "up".into(),
+                metadata: md
+            }
+        );
     }
 
     proptest! {

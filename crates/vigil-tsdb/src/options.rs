@@ -16,6 +16,8 @@ pub struct TsdbOptions {
     pub block_range_ms: i64,
     /// How far behind a series' newest sample an out-of-order sample may be (default 10 min).
     pub out_of_order_window_ms: i64,
+    /// How far ahead of the wall clock a sample may be (default 10 min).
+    pub max_future_ms: i64,
     /// Delete blocks whose newest sample is older than this, relative to the newest data (default 15 d).
     pub retention_ms: i64,
     /// Delete the oldest blocks while blocks take more than this many bytes (0 = no limit).
@@ -34,6 +36,7 @@ impl Default for TsdbOptions {
             wal_segment_size_bytes: 128 << 20,
             block_range_ms: 2 * 3_600_000,
             out_of_order_window_ms: 10 * 60_000,
+            max_future_ms: 10 * 60_000,
             retention_ms: 15 * 24 * 3_600_000,
             retention_bytes: 0,
             max_samples_per_chunk: 120,

@@ -31,18 +31,30 @@ impl TsdbQuerier {
             // Block max_time is exclusive.
             .filter(|b| range.overlaps(b.meta().min_time, b.meta().max_time.saturating_sub(1)))
             .collect();
-        Self { head: Some(head), blocks, range }
+        Self {
+            head: Some(head),
+            blocks,
+            range,
+        }
     }
 
     pub(crate) fn empty(range: TimeRange) -> Self {
-        Self { head: None, blocks: Vec::new(), range }
+        Self {
+            head: None,
+            blocks: Vec::new(),
+            range,
+        }
     }
 
     fn sources(&self, matchers: &[Matcher]) -> BTreeMap<Labels, Sources> {
         let mut by_labels: BTreeMap<Labels, Sources> = BTreeMap::new();
         for block in &self.blocks {
             for series in block.select(matchers, self.range.min_ms, self.range.max_ms) {
-                by_labels.entry(series.labels).or_default().blocks.push((block.clone(), series.chunks));
+                by_labels
+                    .entry(series.labels)
+                    .or_default()
+                    .blocks
+                    .push((block.clone(), series.chunks));
             }
         }
         if let Some(head) = &self.head {
@@ -59,21 +71,34 @@ fn load_samples(sources: &Sources, range: TimeRange) -> Result<Vec<Sample>, Stor
     let mut merged: Vec<Sample> = Vec::new();
     for (block, chunks) in &sources.blocks {
         for meta in chunks {
-            let chunk = block.read_chunk(meta).map_err(|err| StorageError::Corrupt {
-                what: format!("block {}", block.meta().ulid),
-                reason: err.to_string(),
-            })?;
+            let chunk = block
+                .read_chunk(meta)
+                .map_err(|err| StorageError::Corrupt {
+                    what: format!("block {}", block.meta().ulid),
+                    reason: err.to_string(),
+                })?;
             let samples = decode_xor(&chunk.data).map_err(|err| StorageError::Corrupt {
                 what: format!("chunk in block {}", block.meta().ulid),
                 reason: err.to_string(),
             })?;
-            let in_range: Vec<Sample> = samples.into_iter().filter(|s| range.contains(s.timestamp_ms)).collect();
-            merged = if merged.is_empty() { in_range } else { merge_sorted(merged, in_range) };
+            let in_range: Vec<Sample> = samples
+                .into_iter()
+                .filter(|s| range.contains(s.timestamp_ms))
+                .collect();
+            merged = if merged.is_empty() {
+                in_range
+            } else {
+                merge_sorted(merged, in_range)
+            };
         }
     }
     if let Some(series) = &sources.head {
         let head_samples = series.data.lock().samples_in(range.min_ms, range.max_ms);
-        merged = if merged.is_empty() { head_samples } else { merge_sorted(merged, head_samples) };
+        merged = if merged.is_empty() {
+            head_samples
+        } else {
+            merge_sorted(merged, head_samples)
+        };
     }
     Ok(merged)
 }
@@ -86,10 +111,16 @@ impl Querier for TsdbQuerier {
         }
         let range = self.range;
         let series_only = hints.series_only;
-        Ok(Box::new(sources.into_iter().map(move |(labels, sources)| {
-            let samples = if series_only { Vec::new() } else { load_samples(&sources, range)? };
-            Ok(Series { labels, samples })
-        })))
+        Ok(Box::new(sources.into_iter().map(
+            move |(labels, sources)| {
+                let samples = if series_only {
+                    Vec::new()
+                } else {
+                    load_samples(&sources, range)?
+                };
+                Ok(Series { labels, samples })
+            },
+        )))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -141,7 +172,9 @@ impl Querier for TsdbQuerier {
 /// Matchers for "all series" when none are given: every series has a metric name.
 fn effective(matchers: &[Matcher]) -> Vec<Matcher> {
     if matchers.is_empty() {
-        if let Ok(any_name) = Matcher::new(vigil_model::MatchOp::Regex, vigil_model::METRIC_NAME, ".+") {
+        if let Ok(any_name) =
+            Matcher::new(vigil_model::MatchOp::Regex, vigil_model::METRIC_NAME, ".+")
+        {
             return vec![any_name];
         }
     }

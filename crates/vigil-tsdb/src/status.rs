@@ -26,7 +26,9 @@ pub(crate) fn head_status(head: &Head, limit: usize) -> TsdbStatus {
             *by_metric.entry(name.to_string()).or_default() += 1;
         }
         for label in &series.labels {
-            *by_pair.entry(format!("{}={}", label.name, label.value)).or_default() += 1;
+            *by_pair
+                .entry(format!("{}={}", label.name, label.value))
+                .or_default() += 1;
         }
     }
     let mut num_label_pairs = 0u64;
@@ -39,7 +41,13 @@ pub(crate) fn head_status(head: &Head, limit: usize) -> TsdbStatus {
     }
     let (min_time_ms, max_time_ms) = head.time_bounds().unwrap_or((0, 0));
     TsdbStatus {
-        head: HeadStats { num_series: index.series.len() as u64, num_label_pairs, chunk_count, min_time_ms, max_time_ms },
+        head: HeadStats {
+            num_series: index.series.len() as u64,
+            num_label_pairs,
+            chunk_count,
+            min_time_ms,
+            max_time_ms,
+        },
         series_count_by_metric_name: top(by_metric, limit),
         label_value_count_by_label_name: top(values_by_name, limit),
         memory_in_bytes_by_label_name: top(bytes_by_name, limit),

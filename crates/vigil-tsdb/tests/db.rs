@@ -8,13 +8,18 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use vigil_model::{Labels, MatchOp, Matcher, Sample, TenantId, TimeRange};
-use vigil_storage::{AppendError, AppendOptions, Appendable, Queryable, SelectHints, Series, conformance};
+use vigil_storage::{
+    AppendError, AppendOptions, Appendable, Queryable, SelectHints, Series, conformance,
+};
 use vigil_tsdb::{Tsdb, TsdbOptions};
 
 const HOUR: i64 = 3_600_000;
 
 fn options(dir: &Path) -> TsdbOptions {
-    TsdbOptions { data_dir: dir.join("data"), ..TsdbOptions::default() }
+    TsdbOptions {
+        data_dir: dir.join("data"),
+        ..TsdbOptions::default()
+    }
 }
 
 fn store(dir: &Path) -> Arc<dyn ObjectStore> {
@@ -43,7 +48,11 @@ async fn write(db: &Tsdb, series: &[(Labels, Vec<Sample>)]) {
 fn read(db: &Tsdb, range: TimeRange) -> Vec<Series> {
     let matcher = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
     let querier = db.querier(&tenant(), range).unwrap();
-    querier.select(&[matcher], &SelectHints::default()).unwrap().map(Result::unwrap).collect()
+    querier
+        .select(&[matcher], &SelectHints::default())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn metric(name: &str) -> Labels {
@@ -52,7 +61,9 @@ fn metric(name: &str) -> Labels {
 
 /// `hours` hours of 15 s samples starting at `start`.
 fn span(start: i64, hours: i64) -> Vec<Sample> {
-    (0..hours * 240).map(|i| Sample::new(start + i * 15_000, i as f64)).collect()
+    (0..hours * 240)
+        .map(|i| Sample::new(start + i * 15_000, i as f64))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +75,10 @@ async fn tsdb_passes_the_storage_conformance_suite() {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = root.path().join(n.to_string());
         let db = tokio::task::block_in_place(|| handle.block_on(open(&dir, options(&dir))));
-        (Arc::new(db.clone()) as Arc<dyn Appendable>, Arc::new(db) as Arc<dyn Queryable>)
+        (
+            Arc::new(db.clone()) as Arc<dyn Appendable>,
+            Arc::new(db) as Arc<dyn Queryable>,
+        )
     })
     .await;
 }
@@ -74,7 +88,14 @@ async fn wal_replay_restores_head_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), options(dir.path())).await;
     let samples = span(1_700_000_000_000, 1);
-    write(&db, &[(metric("a"), samples.clone()), (metric("b"), samples[..10].to_vec())]).await;
+    write(
+        &db,
+        &[
+            (metric("a"), samples.clone()),
+            (metric("b"), samples[..10].to_vec()),
+        ],
+    )
+    .await;
     db.close();
     drop(db);
     let reopened = open(dir.path(), options(dir.path())).await;
@@ -90,15 +111,28 @@ async fn head_is_cut_into_blocks_and_blocks_alone_serve_reads() {
     let db = open(dir.path(), options(dir.path())).await;
     let start = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
     let samples = span(start, 7);
-    write(&db, &[(metric("cpu"), samples.clone()), (metric("mem"), samples.clone())]).await;
+    write(
+        &db,
+        &[
+            (metric("cpu"), samples.clone()),
+            (metric("mem"), samples.clone()),
+        ],
+    )
+    .await;
     let report = db.run_maintenance().await.unwrap();
     assert!(report.blocks_cut >= 2, "{report:?}");
     assert!(report.checkpointed);
-    assert_eq!(read(&db, TimeRange::ALL)[0].samples, samples, "head and blocks merge seamlessly");
+    assert_eq!(
+        read(&db, TimeRange::ALL)[0].samples,
+        samples,
+        "head and blocks merge seamlessly"
+    );
 
     // Too old now: the range is in a block.
     let mut appender = db.appender(&tenant(), AppendOptions::default());
-    let err = appender.append_sample(&metric("cpu"), Sample::new(start + 1, 1.0)).unwrap_err();
+    let err = appender
+        .append_sample(&metric("cpu"), Sample::new(start + 1, 1.0))
+        .unwrap_err();
     assert!(matches!(err, AppendError::TooOld { .. }), "{err}");
     appender.rollback();
     db.close();
@@ -111,7 +145,11 @@ async fn head_is_cut_into_blocks_and_blocks_alone_serve_reads() {
     assert!(reopened.block_count(&tenant()) >= 2);
     let first_block = TimeRange::new(start, start + 2 * HOUR - 1);
     let got = read(&reopened, first_block);
-    let expected: Vec<Sample> = samples.iter().copied().filter(|s| first_block.contains(s.timestamp_ms)).collect();
+    let expected: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| first_block.contains(s.timestamp_ms))
+        .collect();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].samples, expected);
 }
@@ -124,7 +162,9 @@ async fn checkpoint_and_replay_keep_everything_not_in_blocks() {
     let samples = span(start, 5);
     write(&db, &[(metric("x"), samples.clone())]).await;
     db.run_maintenance().await.unwrap();
-    let after: Vec<Sample> = (0..40).map(|i| Sample::new(start + 5 * HOUR + i * 15_000, 1.0)).collect();
+    let after: Vec<Sample> = (0..40)
+        .map(|i| Sample::new(start + 5 * HOUR + i * 15_000, 1.0))
+        .collect();
     write(&db, &[(metric("x"), after.clone())]).await;
     db.close();
     drop(db);
@@ -137,24 +177,39 @@ async fn checkpoint_and_replay_keep_everything_not_in_blocks() {
 #[tokio::test]
 async fn adjacent_blocks_are_compacted_and_retention_deletes_old_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = TsdbOptions { retention_ms: 30 * HOUR, ..options(dir.path()) };
+    let opts = TsdbOptions {
+        retention_ms: 30 * HOUR,
+        ..options(dir.path())
+    };
     let db = open(dir.path(), opts.clone()).await;
     let start = 1_700_000_000_000 / (6 * HOUR) * (6 * HOUR);
     let samples = span(start, 13);
     write(&db, &[(metric("y"), samples.clone())]).await;
     let report = db.flush_head().await.unwrap();
     assert!(report.blocks_compacted >= 1, "{report:?}");
-    assert_eq!(read(&db, TimeRange::ALL)[0].samples, samples, "compaction loses nothing");
+    assert_eq!(
+        read(&db, TimeRange::ALL)[0].samples,
+        samples,
+        "compaction loses nothing"
+    );
     let blocks_after_compaction = db.block_count(&tenant());
-    assert!(blocks_after_compaction < 6, "blocks were merged: {blocks_after_compaction}");
+    assert!(
+        blocks_after_compaction < 6,
+        "blocks were merged: {blocks_after_compaction}"
+    );
 
     // Data 40 hours later pushes the first blocks past the 30 h retention.
-    let later: Vec<Sample> = (0..10).map(|i| Sample::new(start + 40 * HOUR + i * 15_000, 1.0)).collect();
+    let later: Vec<Sample> = (0..10)
+        .map(|i| Sample::new(start + 40 * HOUR + i * 15_000, 1.0))
+        .collect();
     write(&db, &[(metric("y"), later.clone())]).await;
     let report = db.run_maintenance().await.unwrap();
     assert!(report.blocks_deleted >= 1, "{report:?}");
     let remaining = read(&db, TimeRange::ALL);
-    assert!(remaining[0].samples.first().unwrap().timestamp_ms >= start + 40 * HOUR - 30 * HOUR - 6 * HOUR);
+    assert!(
+        remaining[0].samples.first().unwrap().timestamp_ms
+            >= start + 40 * HOUR - 30 * HOUR - 6 * HOUR
+    );
     assert_eq!(remaining[0].samples.last(), later.last());
 }
 
@@ -162,11 +217,25 @@ async fn adjacent_blocks_are_compacted_and_retention_deletes_old_ones() {
 async fn out_of_order_beyond_the_window_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), options(dir.path())).await;
-    write(&db, &[(metric("o"), vec![Sample::new(1_700_000_000_000, 1.0)])]).await;
+    write(
+        &db,
+        &[(metric("o"), vec![Sample::new(1_700_000_000_000, 1.0)])],
+    )
+    .await;
     let mut appender = db.appender(&tenant(), AppendOptions::default());
-    let err = appender.append_sample(&metric("o"), Sample::new(1_700_000_000_000 - 11 * 60_000, 1.0)).unwrap_err();
+    let err = appender
+        .append_sample(
+            &metric("o"),
+            Sample::new(1_700_000_000_000 - 11 * 60_000, 1.0),
+        )
+        .unwrap_err();
     assert!(matches!(err, AppendError::OutOfOrder { .. }), "{err}");
-    appender.append_sample(&metric("o"), Sample::new(1_700_000_000_000 - 9 * 60_000, 0.5)).unwrap();
+    appender
+        .append_sample(
+            &metric("o"),
+            Sample::new(1_700_000_000_000 - 9 * 60_000, 0.5),
+        )
+        .unwrap();
     appender.commit().await.unwrap();
     assert_eq!(read(&db, TimeRange::ALL)[0].samples.len(), 2);
 }

@@ -73,7 +73,10 @@ fn serve(args: &ServeArgs) -> ExitCode {
         }
     };
     vigil_server::init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("vigil: cannot start the async runtime: {err}");
@@ -96,7 +99,10 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
         Some(Command::CheckConfig { config }) => {
-            match load_config(&ServeArgs { config: Some(config.clone()), ..ServeArgs::default() }) {
+            match load_config(&ServeArgs {
+                config: Some(config.clone()),
+                ..ServeArgs::default()
+            }) {
                 Ok(_) => {
                     println!("{}: valid", config.display());
                     ExitCode::SUCCESS
