@@ -33,7 +33,7 @@ fn answer(status: StatusCode, message: String, outcome: Option<&WriteOutcome>) -
     response
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -63,8 +63,13 @@ pub(crate) async fn remote_write(
         );
     }
     let Ok(_permit) = state.write_permits.try_acquire() else {
-        let mut busy = answer(StatusCode::SERVICE_UNAVAILABLE, "too many concurrent write requests, retry later\n".into(), None);
-        busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let mut busy = answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many concurrent write requests, retry later\n".into(),
+            None,
+        );
+        busy.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return busy;
     };
     let tenant = match tenant(&headers, &state.options.default_tenant) {

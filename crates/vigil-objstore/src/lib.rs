@@ -121,8 +121,8 @@ pub fn build(options: &ObjStoreOptions) -> Result<Arc<dyn ObjectStore>, ObjStore
 
 #[cfg(test)]
 mod tests {
-    use object_store::{ObjectStoreExt, PutPayload};
     use object_store::path::Path;
+    use object_store::{ObjectStoreExt, PutPayload};
 
     use super::*;
 

@@ -40,7 +40,9 @@ pub enum AppendError {
     /// The sample lies further in the future than the storage accepts (clock skew or a bug in
     /// the sender); taking it would make retention, which counts from the newest data, delete
     /// everything else.
-    #[error("sample too far in the future: timestamp {timestamp_ms} is after the newest writable time {max_valid_ms} for series {labels}")]
+    #[error(
+        "sample too far in the future: timestamp {timestamp_ms} is after the newest writable time {max_valid_ms} for series {labels}"
+    )]
     TooNew {
         /// The series.
         labels: Labels,

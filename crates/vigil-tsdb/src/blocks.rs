@@ -142,7 +142,7 @@ async fn move_dir(from: &Path, to: &Path) -> Result<(), TsdbError> {
 /// Encodes time-sorted samples into XOR chunks of at most `max_samples` each.
 pub(crate) fn encode_chunks(samples: &[Sample], max_samples: usize) -> Vec<ChunkData> {
     samples
-        .chunks(max_samples.max(1))
+        .chunks(max_samples.clamp(1, crate::chunk::MAX_SAMPLES))
         .map(|group| {
             let mut chunk = XorChunk::new();
             for sample in group {

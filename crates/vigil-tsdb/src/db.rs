@@ -57,7 +57,10 @@ impl DbInner {
             block_range_ms: self.options.block_range_ms,
             out_of_order_window_ms: self.options.out_of_order_window_ms,
             max_future_ms: self.options.max_future_ms,
-            max_samples_per_chunk: self.options.max_samples_per_chunk,
+            max_samples_per_chunk: self
+                .options
+                .max_samples_per_chunk
+                .clamp(1, crate::chunk::MAX_SAMPLES),
             max_series: self.options.max_series_per_tenant,
         }
     }

@@ -171,12 +171,11 @@ impl Querier for TsdbQuerier {
 
 /// Matchers for "all series" when none are given: every series has a metric name.
 fn effective(matchers: &[Matcher]) -> Vec<Matcher> {
-    if matchers.is_empty() {
-        if let Ok(any_name) =
+    if matchers.is_empty()
+        && let Ok(any_name) =
             Matcher::new(vigil_model::MatchOp::Regex, vigil_model::METRIC_NAME, ".+")
-        {
-            return vec![any_name];
-        }
+    {
+        return vec![any_name];
     }
     matchers.to_vec()
 }
