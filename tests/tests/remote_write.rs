@@ -275,7 +275,13 @@ fn bad_input_gets_the_right_status() {
     assert!(too_old.body.contains("out of order"), "{}", too_old.body);
 
     let future = vigil.write_v1(
-        &pb1::WriteRequest { timeseries: vec![series_v1(&[("__name__", "future_metric")], &[(now_ms() + 86_400_000, 1.0)])], metadata: vec![] },
+        &pb1::WriteRequest {
+            timeseries: vec![series_v1(
+                &[("__name__", "future_metric")],
+                &[(now_ms() + 86_400_000, 1.0)],
+            )],
+            metadata: vec![],
+        },
         None,
     );
     assert_eq!(future.status, 400, "{}", future.body);
@@ -325,9 +331,19 @@ fn bad_input_gets_the_right_status() {
     let no_match = vigil.get("/api/v1/series", None);
     assert_eq!(no_match.status, 400);
     assert_eq!(no_match.json()["errorType"], "bad_data");
-    assert_eq!(vigil.get(&format!("/api/v1/series?match[]={}", encode("up{")), None).status, 400);
     assert_eq!(
-        vigil.get(&format!("/api/v1/series?match[]={}", encode("{job=\"\"}")), None).status,
+        vigil
+            .get(&format!("/api/v1/series?match[]={}", encode("up{")), None)
+            .status,
+        400
+    );
+    assert_eq!(
+        vigil
+            .get(
+                &format!("/api/v1/series?match[]={}", encode("{job=\"\"}")),
+                None
+            )
+            .status,
         400
     );
     assert_eq!(
@@ -346,7 +362,10 @@ fn bad_input_gets_the_right_status() {
     );
 
     // Nothing good was lost: the valid series is there and the bad ones are not.
-    let stored = series_data(&vigil.get(&format!("/api/v1/series?match[]={}", encode("{__name__=~\".+\"}")), None));
+    let stored = series_data(&vigil.get(
+        &format!("/api/v1/series?match[]={}", encode("{__name__=~\".+\"}")),
+        None,
+    ));
     assert_eq!(stored.len(), 1, "{stored:?}");
     let raw = pb1::WriteRequest::default().encode_to_vec();
     assert!(raw.is_empty());
