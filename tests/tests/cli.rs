@@ -63,6 +63,21 @@ fn shipped_config_checks_clean_and_help_lists_the_flags() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    for example in ["s3.yaml", "multi-tenant.yaml"] {
+        let path = format!(
+            "{}/../config/examples/{example}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let output = Command::new(vigil_binary())
+            .args(["check-config", "--config", &path])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let help = Command::new(vigil_binary()).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in ["--config", "--listen", "--data-dir", "serve"] {

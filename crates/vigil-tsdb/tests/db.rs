@@ -239,3 +239,43 @@ async fn out_of_order_beyond_the_window_is_rejected() {
     appender.commit().await.unwrap();
     assert_eq!(read(&db, TimeRange::ALL)[0].samples.len(), 2);
 }
+
+#[tokio::test]
+async fn size_retention_deletes_oldest_blocks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), options(dir.path())).await;
+    let start = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
+    let series: Vec<(Labels, Vec<Sample>)> = (0..20)
+        .map(|i| (metric(&format!("m{i}")), span(start, 9)))
+        .collect();
+    write(&db, &series).await;
+    db.run_maintenance().await.unwrap();
+    let blocks_before = db.block_count(&tenant());
+    assert!(blocks_before >= 3, "{blocks_before}");
+    drop(db);
+
+    // Reopen with a limit of half the blocks' bytes on disk: the oldest go first.
+    let cache = dir.path().join("data/block-cache/t");
+    let total: u64 = std::fs::read_dir(&cache)
+        .unwrap()
+        .flat_map(|block| std::fs::read_dir(block.unwrap().path()).unwrap())
+        .map(|file| file.unwrap().metadata().unwrap().len())
+        .sum();
+    let limited = TsdbOptions {
+        retention_bytes: total / 2,
+        ..options(dir.path())
+    };
+    let db = open(dir.path(), limited).await;
+    let report = db.run_maintenance().await.unwrap();
+    assert!(
+        report.blocks_deleted >= 1 && report.blocks_deleted < blocks_before,
+        "{report:?}"
+    );
+    let remaining = read(&db, TimeRange::ALL);
+    let kept = &remaining[0].samples;
+    assert!(
+        kept.first().unwrap().timestamp_ms >= start + 2 * HOUR,
+        "the oldest block is gone"
+    );
+    assert_eq!(kept.last(), series[0].1.last(), "the newest data stays");
+}
