@@ -254,6 +254,10 @@ pub(crate) async fn run_maintenance(
             let reader =
                 write_block(inner, &head.tenant, series, start, end, 1, Vec::new()).await?;
             add_block(&db, reader);
+            // Exclusive with commits: a commit checks that its series are still in the head
+            // and applies its samples under the shared gate, so none can land in a series
+            // that this truncation drops.
+            let _exclusive = inner.apply_gate.write().await;
             head.truncate_before(end);
             report.blocks_cut += 1;
         }

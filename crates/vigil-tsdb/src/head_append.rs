@@ -157,16 +157,29 @@ impl Appender for HeadAppender {
         let _gate = this.db.apply_gate.read().await;
         let mut created_records = Vec::new();
         let mut samples = this.samples;
-        let new_series: Vec<Arc<MemSeries>> = {
+        let is_live = |index: &crate::head::HeadIndex, series: &Arc<MemSeries>| {
+            index
+                .series
+                .get(&series.id)
+                .is_some_and(|live| Arc::ptr_eq(live, series))
+        };
+        let all_live = {
+            let index = this.head.index.read();
+            samples.iter().all(|(target, _)| match target {
+                Target::Existing(series) => is_live(&index, series),
+                Target::New(_) => true,
+            })
+        };
+        let new_series: Vec<Arc<MemSeries>> = if all_live && this.new_series.is_empty() {
+            // The common case: every series exists; no exclusive index lock needed.
+            Vec::new()
+        } else {
             let mut index = this.head.index.write();
             // A series seen at append time may have been dropped since by a head truncation
             // (it had no samples after the block cut): recreate it, and log it again.
             for (target, _) in samples.iter_mut() {
                 if let Target::Existing(series) = target
-                    && !index
-                        .series
-                        .get(&series.id)
-                        .is_some_and(|live| Arc::ptr_eq(live, series))
+                    && !is_live(&index, series)
                 {
                     let revived = index.insert(None, series.labels.clone());
                     created_records.push((revived.id, revived.labels.clone()));
