@@ -37,6 +37,8 @@ pub struct BlockInfo {
     pub num_samples: u64,
     /// Bytes of sample data and index (`chunks` and `index`; `meta.json` left out).
     pub data_bytes: u64,
+    /// Bytes of the index alone.
+    pub index_bytes: u64,
 }
 
 /// Sums over a set of blocks.
@@ -48,12 +50,19 @@ pub struct BlockTotals {
     pub samples: u64,
     /// Bytes of chunks and index.
     pub bytes: u64,
+    /// Bytes of the index alone.
+    pub index_bytes: u64,
 }
 
 impl BlockTotals {
     /// Bytes per sample, when there are samples.
     pub fn bytes_per_sample(&self) -> Option<f64> {
         (self.samples > 0).then(|| self.bytes as f64 / self.samples as f64)
+    }
+
+    /// Share of the bytes taken by the index, when there are bytes.
+    pub fn index_share(&self) -> Option<f64> {
+        (self.bytes > 0).then(|| self.index_bytes as f64 / self.bytes as f64)
     }
 }
 
@@ -63,6 +72,7 @@ pub fn totals(blocks: &[BlockInfo]) -> BlockTotals {
         blocks: blocks.len(),
         samples: blocks.iter().map(|b| b.num_samples).sum(),
         bytes: blocks.iter().map(|b| b.data_bytes).sum(),
+        index_bytes: blocks.iter().map(|b| b.index_bytes).sum(),
     }
 }
 
@@ -241,6 +251,7 @@ fn read_block(dir: &Path) -> Result<Option<BlockInfo>, BenchError> {
         num_samples: u64::try_from(int(stats, "num_samples", "numSamples")?)
             .map_err(|_| invalid("negative num_samples".into()))?,
         data_bytes: index_bytes + chunk_bytes,
+        index_bytes,
         sources,
         ulid,
     }))
@@ -286,6 +297,7 @@ mod tests {
         let sums = totals(&blocks);
         assert_eq!((sums.samples, sums.bytes), (4800, 4800));
         assert_eq!(sums.bytes_per_sample(), Some(1.0));
+        assert_eq!(sums.index_share(), Some(0.375));
     }
 
     #[test]

@@ -636,13 +636,28 @@ pub fn series_per_instance() -> usize {
         .sum()
 }
 
-/// Timestamp of scrape `round` of host `instance`: a fixed per-host offset within the
-/// interval, as Prometheus spreads its scrapes, plus a few milliseconds of jitter.
-pub fn scrape_timestamp(start_ms: i64, interval_ms: i64, instance: usize, round: usize) -> i64 {
-    let interval = interval_ms.max(1);
-    let offset = (mix64(instance as u64) % interval as u64) as i64;
-    let jitter = (mix64(((instance as u64) << 32) ^ round as u64) % 4) as i64;
-    start_ms + round as i64 * interval + offset + jitter
+/// When the scrapes of a fleet happen: every `interval_ms`, each host at a fixed offset within
+/// the interval (Prometheus spreads its targets), each scrape up to `jitter_ms` late (a
+/// scrape's timestamp is the wall clock when it starts, which wanders by milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeClock {
+    /// Start of the first interval (ms).
+    pub start_ms: i64,
+    /// Time between two scrapes of a host (ms).
+    pub interval_ms: i64,
+    /// Largest lateness of one scrape (ms); 0 gives perfectly regular timestamps.
+    pub jitter_ms: i64,
+}
+
+impl ScrapeClock {
+    /// Timestamp of scrape `round` of host `instance`.
+    pub fn timestamp(&self, instance: usize, round: usize) -> i64 {
+        let interval = self.interval_ms.max(1);
+        let offset = (mix64(instance as u64) % interval as u64) as i64;
+        let spread = self.jitter_ms.max(0) as u64 + 1;
+        let jitter = (mix64(((instance as u64) << 32) ^ round as u64) % spread) as i64;
+        self.start_ms + round as i64 * interval + offset + jitter
+    }
 }
 
 #[cfg(test)]
@@ -676,9 +691,14 @@ mod tests {
     fn counters_never_decrease_and_gauges_stay_in_bounds() {
         let mut rng = Rng::new(1);
         for mut series in node_exporter_series(500, 9) {
+            let clock = ScrapeClock {
+                start_ms: 0,
+                interval_ms: 15_000,
+                jitter_ms: 3,
+            };
             let mut previous = f64::MIN;
             for round in 0..50 {
-                let t = scrape_timestamp(0, 15_000, series.instance(), round);
+                let t = clock.timestamp(series.instance(), round);
                 let value = series.next_value(&mut rng, t, 15_000);
                 match series.shape() {
                     ValueShape::Counter { .. } => assert!(value >= previous),
@@ -703,13 +723,25 @@ mod tests {
 
     #[test]
     fn timestamps_advance_by_the_interval_with_small_jitter() {
+        let jittery = ScrapeClock {
+            start_ms: 1_000_000,
+            interval_ms: 15_000,
+            jitter_ms: 3,
+        };
+        let regular = ScrapeClock {
+            jitter_ms: 0,
+            ..jittery
+        };
         for instance in 0..20 {
-            let first = scrape_timestamp(1_000_000, 15_000, instance, 0);
+            let first = jittery.timestamp(instance, 0);
             assert!((1_000_000..1_015_004).contains(&first));
             for round in 1..10 {
-                let step = scrape_timestamp(1_000_000, 15_000, instance, round)
-                    - scrape_timestamp(1_000_000, 15_000, instance, round - 1);
+                let step =
+                    jittery.timestamp(instance, round) - jittery.timestamp(instance, round - 1);
                 assert!((14_997..=15_003).contains(&step), "{step}");
+                let step =
+                    regular.timestamp(instance, round) - regular.timestamp(instance, round - 1);
+                assert_eq!(step, 15_000);
             }
         }
     }

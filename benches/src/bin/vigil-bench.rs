@@ -26,7 +26,7 @@ use vigil_benches::disk::{
     BlockLayout, BlockTotals, head_cut_end, list_blocks, live_blocks, totals,
 };
 use vigil_benches::duration::parse_duration_ms;
-use vigil_benches::node_exporter::{metric_names, node_exporter_series, scrape_timestamp};
+use vigil_benches::node_exporter::{ScrapeClock, metric_names, node_exporter_series};
 use vigil_benches::remote_write::{HEADERS, encode_body, timeseries};
 use vigil_benches::rng::{Rng, mix64};
 
@@ -61,6 +61,10 @@ struct Args {
     /// Time between two scrapes of a series.
     #[arg(long, default_value = "15s")]
     interval: String,
+    /// Largest lateness of a scrape's timestamp (ms); real scrapes wander by a few ms, which
+    /// costs 2 bytes per sample in the Gorilla/Prometheus chunk format.
+    #[arg(long, default_value_t = 3)]
+    jitter_ms: i64,
     /// Vigil's `storage.tsdb.block_range` (and Prometheus' min block duration if not 2h).
     #[arg(long, default_value = "2h")]
     block_range: String,
@@ -139,7 +143,11 @@ fn build_workload(args: &Args, interval_ms: i64, range_ms: i64) -> Result<Worklo
     let instances = series.last().map_or(0, |s| s.instance() + 1);
     // Start on a block boundary so the first block is a whole range, and end before now.
     let span_ms = interval_ms.saturating_mul(args.rounds as i64 + 1);
-    let start_ms = (now_ms() - span_ms).div_euclid(range_ms) * range_ms;
+    let clock = ScrapeClock {
+        start_ms: (now_ms() - span_ms).div_euclid(range_ms) * range_ms,
+        interval_ms,
+        jitter_ms: args.jitter_ms,
+    };
 
     // Each client owns every `clients`-th series, as Prometheus hashes series onto shards.
     let mut shares: Vec<Vec<_>> = (0..clients).map(|_| Vec::new()).collect();
@@ -163,12 +171,7 @@ fn build_workload(args: &Args, interval_ms: i64, range_ms: i64) -> Result<Worklo
                             let series: Vec<_> = group
                                 .iter_mut()
                                 .map(|s| {
-                                    let t = scrape_timestamp(
-                                        start_ms,
-                                        interval_ms,
-                                        s.instance(),
-                                        round,
-                                    );
+                                    let t = clock.timestamp(s.instance(), round);
                                     let v = s.next_value(&mut rng, t, interval_ms);
                                     timeseries(s.labels(), &[(t, v)])
                                 })
@@ -197,10 +200,7 @@ fn build_workload(args: &Args, interval_ms: i64, range_ms: i64) -> Result<Worklo
     let mut times: Vec<(i64, u64)> = Vec::with_capacity(instances * rounds);
     for (instance, &count) in series_per_instance.iter().enumerate() {
         for round in 0..rounds {
-            times.push((
-                scrape_timestamp(start_ms, interval_ms, instance, round),
-                count,
-            ));
+            times.push((clock.timestamp(instance, round), count));
         }
     }
     times.sort_unstable();
@@ -695,13 +695,13 @@ fn mib(bytes: u64) -> f64 {
 fn print_results(results: &[RunResult], workload: &Workload) {
     println!();
     println!(
-        "| target | run | samples ok | failed | wall s | samples/s | server CPU s | samples/CPU-s | client CPU s | blocks | block samples | B/sample | peak RSS MiB |"
+        "| target | run | samples ok | failed | wall s | samples/s | server CPU s | samples/CPU-s | client CPU s | blocks | block samples | B/sample | index share | peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let settled = if r.blocks_settled { "" } else { " (timeout)" };
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {} | {}{settled} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {} | {}{settled} | {} | {} | {:.0} |",
             r.target.name(),
             r.run,
             r.send.samples_ok,
@@ -714,6 +714,9 @@ fn print_results(results: &[RunResult], workload: &Workload) {
             r.blocks.blocks,
             r.blocks.samples,
             fmt_opt(r.blocks.bytes_per_sample(), 3),
+            r.blocks
+                .index_share()
+                .map_or_else(|| "n/a".to_string(), |s| format!("{:.1}%", s * 100.0)),
             mib(r.peak_rss),
         );
     }
@@ -828,7 +831,8 @@ fn main() -> Result<()> {
         encode_started.elapsed().as_secs_f64(),
     );
     println!(
-        "server: block range {}, vigil wal fsync {}; machine: {} cores",
+        "scrape jitter <= {} ms; server: block range {}, vigil wal fsync {}; machine: {} cores",
+        args.jitter_ms,
         args.block_range,
         args.wal_fsync,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
