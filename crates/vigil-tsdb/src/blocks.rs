@@ -17,7 +17,7 @@ use crate::TsdbError;
 use crate::block::{BlockCompaction, BlockMeta, BlockReader, BlockWriter, ChunkData, NewBlockMeta};
 use crate::chunk::{ENCODING_XOR, XorChunk, decode_xor};
 use crate::db::{DbInner, TenantDb};
-use crate::head::merge_sorted;
+use crate::head::extend_sorted;
 
 const BLOCK_FILES: [&str; 3] = ["chunks", "index", "meta.json"];
 
@@ -401,10 +401,10 @@ async fn merge_blocks(group: &[Arc<BlockReader>]) -> Result<Vec<(Labels, Vec<Sam
                 let mut samples = Vec::new();
                 for meta in &series.chunks {
                     let chunk = block.read_chunk(meta)?;
-                    samples = merge_sorted(samples, decode_xor(&chunk.data)?);
+                    extend_sorted(&mut samples, decode_xor(&chunk.data)?);
                 }
                 let entry = merged.entry(series.labels).or_default();
-                *entry = merge_sorted(std::mem::take(entry), samples);
+                extend_sorted(entry, samples);
             }
         }
         Ok(merged.into_iter().collect())

@@ -169,6 +169,17 @@ impl SeriesData {
     }
 }
 
+/// Adds time-sorted `next` to time-sorted `acc`: a plain append when `next` starts after `acc`
+/// ends (consecutive chunks, the common case), else a merge where `acc` wins ties.
+pub(crate) fn extend_sorted(acc: &mut Vec<Sample>, next: Vec<Sample>) {
+    match (acc.last(), next.first()) {
+        (_, None) => {}
+        (None, _) => *acc = next,
+        (Some(last), Some(first)) if last.timestamp_ms < first.timestamp_ms => acc.extend(next),
+        _ => *acc = merge_sorted(std::mem::take(acc), next),
+    }
+}
+
 /// Merges two time-sorted sample lists; on equal timestamps the first list wins.
 pub(crate) fn merge_sorted(a: Vec<Sample>, b: Vec<Sample>) -> Vec<Sample> {
     let mut out = Vec::with_capacity(a.len() + b.len());
@@ -401,6 +412,23 @@ mod tests {
             max_samples_per_chunk: 120,
             max_series: 0,
         }
+    }
+
+    #[test]
+    fn extend_sorted_appends_or_merges() {
+        let s = |ts: &[i64]| {
+            ts.iter()
+                .map(|t| Sample::new(*t, *t as f64))
+                .collect::<Vec<_>>()
+        };
+        let mut acc = s(&[1, 2]);
+        extend_sorted(&mut acc, s(&[3, 4]));
+        assert_eq!(acc, s(&[1, 2, 3, 4]));
+        extend_sorted(&mut acc, s(&[0, 2, 5]));
+        assert_eq!(acc, s(&[0, 1, 2, 3, 4, 5]));
+        let mut empty = Vec::new();
+        extend_sorted(&mut empty, s(&[7]));
+        assert_eq!(empty, s(&[7]));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use vigil_storage::{Querier, SelectHints, Series, SeriesSet, StorageError};
 
 use crate::block::{BlockReader, ChunkMeta};
 use crate::chunk::decode_xor;
-use crate::head::{Head, MemSeries, merge_sorted};
+use crate::head::{Head, MemSeries, extend_sorted};
 
 pub(crate) struct TsdbQuerier {
     head: Option<Arc<Head>>,
@@ -85,20 +85,12 @@ fn load_samples(sources: &Sources, range: TimeRange) -> Result<Vec<Sample>, Stor
                 .into_iter()
                 .filter(|s| range.contains(s.timestamp_ms))
                 .collect();
-            merged = if merged.is_empty() {
-                in_range
-            } else {
-                merge_sorted(merged, in_range)
-            };
+            extend_sorted(&mut merged, in_range);
         }
     }
     if let Some(series) = &sources.head {
         let head_samples = series.data.lock().samples_in(range.min_ms, range.max_ms);
-        merged = if merged.is_empty() {
-            head_samples
-        } else {
-            merge_sorted(merged, head_samples)
-        };
+        extend_sorted(&mut merged, head_samples);
     }
     Ok(merged)
 }
