@@ -306,6 +306,26 @@ impl Head {
     }
 
     /// Applies a sample to a series and widens the head's time bounds.
+    /// Applies a committed batch; widens the head's time bounds once for the whole batch, so
+    /// concurrent commits do not contend on the bounds for every sample.
+    pub(crate) fn apply_batch<'a>(
+        &self,
+        batch: impl IntoIterator<Item = (&'a MemSeries, Sample)>,
+    ) -> u64 {
+        let (mut min, mut max, mut applied) = (i64::MAX, i64::MIN, 0u64);
+        for (series, sample) in batch {
+            series.data.lock().apply(sample, &self.options);
+            min = min.min(sample.timestamp_ms);
+            max = max.max(sample.timestamp_ms);
+            applied += 1;
+        }
+        if applied > 0 {
+            self.min_time_ms.fetch_min(min, Ordering::AcqRel);
+            self.max_time_ms.fetch_max(max, Ordering::AcqRel);
+        }
+        applied
+    }
+
     pub(crate) fn apply(&self, series: &MemSeries, sample: Sample) -> Applied {
         let applied = series.data.lock().apply(sample, &self.options);
         self.min_time_ms

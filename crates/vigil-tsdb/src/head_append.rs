@@ -9,7 +9,7 @@ use vigil_model::{Labels, MetricMetadata, Sample};
 use vigil_storage::{AppendError, AppendOptions, Appender, CommitStats, StorageError};
 
 use crate::db::DbInner;
-use crate::head::{Applied, Head, MemSeries};
+use crate::head::{Head, MemSeries};
 use crate::head_wal;
 
 /// Where a buffered sample goes: an existing series, or one to create at commit.
@@ -233,11 +233,8 @@ impl Appender for HeadAppender {
             .append(records)
             .await
             .map_err(|err| StorageError::from(crate::TsdbError::Wal(err)))?;
-        for (series, sample) in resolved {
-            // Identical duplicates count as written: the sender's data is stored either way.
-            let _: Applied = this.head.apply(series, sample);
-            stats.samples += 1;
-        }
+        // Identical duplicates count as written: the sender's data is stored either way.
+        stats.samples += this.head.apply_batch(resolved);
         for (family, metadata) in this.metadata {
             this.head.add_metadata(family, metadata);
             stats.metadata += 1;
