@@ -57,10 +57,31 @@ fn labels_json(labels: &Labels) -> Value {
     )
 }
 
-fn truncate<T>(items: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
-    if limit > 0 && items.len() > limit {
-        items.truncate(limit);
-        warnings.push(TRUNCATED_WARNING.to_string());
+/// The parameters shared by the series, label names and label values endpoints.
+struct MetadataQuery {
+    tenant: TenantId,
+    selectors: Vec<Vec<Vec<Matcher>>>,
+    range: TimeRange,
+    limit: usize,
+}
+
+impl MetadataQuery {
+    fn parse(state: &ApiState, headers: &HeaderMap, params: &Params) -> Result<Self, ApiError> {
+        Ok(Self {
+            tenant: tenant(headers, &state.options.default_tenant)?,
+            selectors: params.selectors()?,
+            range: params.time_range()?,
+            limit: params.limit()?,
+        })
+    }
+
+    /// Applies `limit` to a result; when it cuts, Prometheus adds a warning.
+    fn limited<T>(&self, mut items: Vec<T>) -> (Vec<T>, Vec<String>) {
+        if self.limit > 0 && items.len() > self.limit {
+            items.truncate(self.limit);
+            return (items, vec![TRUNCATED_WARNING.to_string()]);
+        }
+        (items, Vec::new())
     }
 }
 
@@ -69,29 +90,28 @@ pub(crate) async fn series(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = tenant(&headers, &state.options.default_tenant)?;
-    let selectors = params.selectors()?;
-    if selectors.is_empty() {
+    let query = MetadataQuery::parse(&state, &headers, &params)?;
+    if query.selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let range = params.time_range()?;
-    let limit = params.limit()?;
-    let mut found: Vec<Labels> = with_querier(&state, tenant, range, move |querier| {
-        let mut all: BTreeSet<Labels> = BTreeSet::new();
-        let hints = SelectHints {
-            series_only: true,
-            limit: if limit > 0 { limit + 1 } else { 0 },
-        };
-        for matchers in selectors.iter().flatten() {
-            for series in querier.select(matchers, &hints)? {
-                all.insert(series?.labels);
+    // One more than the limit, to know whether the limit cut anything.
+    let hints = SelectHints {
+        series_only: true,
+        limit: if query.limit > 0 { query.limit + 1 } else { 0 },
+    };
+    let selectors = query.selectors.clone();
+    let found: Vec<Labels> =
+        with_querier(&state, query.tenant.clone(), query.range, move |querier| {
+            let mut all: BTreeSet<Labels> = BTreeSet::new();
+            for matchers in selectors.iter().flatten() {
+                for series in querier.select(matchers, &hints)? {
+                    all.insert(series?.labels);
+                }
             }
-        }
-        Ok(all.into_iter().collect())
-    })
-    .await?;
-    let mut warnings = Vec::new();
-    truncate(&mut found, limit, &mut warnings);
+            Ok(all.into_iter().collect())
+        })
+        .await?;
+    let (found, warnings) = query.limited(found);
     Ok(success(
         Value::Array(found.iter().map(labels_json).collect()),
         warnings,
@@ -119,16 +139,13 @@ pub(crate) async fn labels(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = tenant(&headers, &state.options.default_tenant)?;
-    let selectors = params.selectors()?;
-    let range = params.time_range()?;
-    let limit = params.limit()?;
-    let mut names = with_querier(&state, tenant, range, move |querier| {
+    let query = MetadataQuery::parse(&state, &headers, &params)?;
+    let selectors = query.selectors.clone();
+    let names = with_querier(&state, query.tenant.clone(), query.range, move |querier| {
         union_over_selectors(querier, &selectors, |q, m| q.label_names(m))
     })
     .await?;
-    let mut warnings = Vec::new();
-    truncate(&mut names, limit, &mut warnings);
+    let (names, warnings) = query.limited(names);
     Ok(success(json!(names), warnings))
 }
 
@@ -163,20 +180,17 @@ pub(crate) async fn label_values(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = tenant(&headers, &state.options.default_tenant)?;
+    let query = MetadataQuery::parse(&state, &headers, &params)?;
     let name = unescape_label_name(&name)?;
     if name.is_empty() {
         return Err(ApiError::bad_data("invalid label name: \"\""));
     }
-    let selectors = params.selectors()?;
-    let range = params.time_range()?;
-    let limit = params.limit()?;
-    let mut values = with_querier(&state, tenant, range, move |querier| {
+    let selectors = query.selectors.clone();
+    let values = with_querier(&state, query.tenant.clone(), query.range, move |querier| {
         union_over_selectors(querier, &selectors, |q, m| q.label_values(&name, m))
     })
     .await?;
-    let mut warnings = Vec::new();
-    truncate(&mut values, limit, &mut warnings);
+    let (values, warnings) = query.limited(values);
     Ok(success(json!(values), warnings))
 }
 
