@@ -84,3 +84,36 @@ fn shipped_config_checks_clean_and_help_lists_the_flags() {
         assert!(text.contains(flag), "--help must mention {flag}: {text}");
     }
 }
+
+#[test]
+fn a_second_process_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = vigil_tests::Vigil::start(&data, "");
+    let mut second = Command::new(vigil_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a second server that wrongly starts is killed instead of hanging the suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second vigil on the same data dir kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("in use by another vigil process"),
+        "{stderr}"
+    );
+}

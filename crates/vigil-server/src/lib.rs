@@ -78,6 +78,21 @@ pub async fn run(
     let data_dir = config.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    // One process per data directory: two WAL writers on the same files would corrupt them.
+    let lock_path = data_dir.join("LOCK");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock_file.try_lock().is_err() {
+        anyhow::bail!(
+            "data dir {} is in use by another vigil process (lock on {})",
+            data_dir.display(),
+            lock_path.display()
+        );
+    }
     let object_store = vigil_objstore::build(&ObjStoreOptions {
         backend: config.storage.object_store.backend.clone(),
         filesystem_dir: config
@@ -164,6 +179,7 @@ pub async fn run(
     ready.store(false, Ordering::Release);
     let _ = maintenance.await;
     tsdb.close();
+    drop(lock_file);
     tracing::info!("stopped");
     served.context("http server")
 }
