@@ -110,3 +110,88 @@ pub(crate) async fn remote_write(
         Err(err) => error_response(&err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use prost::Message;
+    use tower::ServiceExt;
+    use vigil_ingest::proto::v1 as pb;
+    use vigil_model::TenantId;
+    use vigil_storage::memory::MemStorage;
+
+    use crate::{ApiOptions, ApiState, BuildInfo};
+
+    fn state(write_permits: usize) -> Arc<ApiState> {
+        let storage = MemStorage::new();
+        Arc::new(ApiState {
+            appendable: Arc::new(storage.clone()),
+            queryable: Arc::new(storage),
+            options: ApiOptions {
+                default_tenant: TenantId::new("fake").unwrap(),
+                max_request_body_bytes: 1 << 20,
+                max_decompressed_bytes: 1 << 20,
+            },
+            build_info: BuildInfo::default(),
+            ready: Arc::new(AtomicBool::new(true)),
+            write_permits: tokio::sync::Semaphore::new(write_permits),
+        })
+    }
+
+    fn write_request() -> Request<Body> {
+        let request = pb::WriteRequest {
+            timeseries: vec![pb::TimeSeries {
+                labels: vec![pb::Label {
+                    name: "__name__".into(),
+                    value: "up".into(),
+                }],
+                samples: vec![pb::Sample {
+                    value: 1.0,
+                    timestamp: 1_000,
+                }],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&request.encode_to_vec())
+            .unwrap();
+        Request::post("/api/v1/write")
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "snappy")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn writes_beyond_the_concurrency_cap_get_503_with_retry_after() {
+        let busy = crate::router(state(0))
+            .oneshot(write_request())
+            .await
+            .unwrap();
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.headers().get("retry-after").unwrap(), "1");
+        let free = crate::router(state(1))
+            .oneshot(write_request())
+            .await
+            .unwrap();
+        assert_eq!(free.status(), 204);
+    }
+
+    #[tokio::test]
+    async fn writes_before_replay_finished_get_503() {
+        let not_ready = state(1);
+        not_ready
+            .ready
+            .store(false, std::sync::atomic::Ordering::Release);
+        let reply = crate::router(not_ready)
+            .oneshot(write_request())
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 503);
+    }
+}
