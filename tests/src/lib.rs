@@ -338,3 +338,5 @@ pub fn series_data(reply: &Reply) -> Vec<serde_json::Map<String, Value>> {
         .map(|v| v.as_object().expect("object").clone())
         .collect()
 }
+
+pub mod promql_script;
