@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::dir;
 use crate::error::{ReplayError, WalError, io_error};
 use crate::format::{self, CHECKPOINT_MAGIC, HeaderProblem, MAX_RECORD_LEN};
-use crate::reader::{Frame, Opened, RecordReader};
+use crate::reader::{Opened, RecordReader, Tail, replay_records};
 
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
@@ -100,40 +100,7 @@ pub(crate) fn read<E>(
             return Err(corrupt(0, format!("bad file header ({problem:?})")).into());
         }
     };
-    let mut record_count = 0u64;
-    loop {
-        let offset = reader.offset();
-        match reader.next_frame()? {
-            Frame::Record(payload) => {
-                on_record(payload).map_err(|error| ReplayError::Callback {
-                    path: path.to_path_buf(),
-                    record: record_count,
-                    error,
-                })?;
-                record_count += 1;
-            }
-            Frame::EndMarker {
-                record_count: stored_count,
-            } => {
-                if stored_count != record_count {
-                    let reason = format!(
-                        "end marker counts {stored_count} records but {record_count} were read"
-                    );
-                    return Err(corrupt(offset, reason).into());
-                }
-                if reader.offset() != reader.file_len() {
-                    let trailing = reader.file_len() - reader.offset();
-                    let reason = format!("{trailing} bytes after the end marker");
-                    return Err(corrupt(reader.offset(), reason).into());
-                }
-                return Ok(record_count);
-            }
-            Frame::End => {
-                return Err(corrupt(offset, "end marker is missing".to_owned()).into());
-            }
-            Frame::Damaged(damage) => return Err(corrupt(offset, damage.to_string()).into()),
-        }
-    }
+    replay_records(&mut reader, path, Tail::Sealed, corrupt, &mut on_record)
 }
 
 #[cfg(test)]

@@ -260,3 +260,57 @@ mod tests {
         assert!(matches!(opened, Opened::BadHeader(HeaderProblem::Short)));
     }
 }
+
+/// Whether a file may stop without its end marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// The file must end with an end marker (checkpoints, segments before the last).
+    Sealed,
+    /// The file may stop without an end marker or in a torn record: the segment that was
+    /// being written when the process stopped.
+    MayBeOpen,
+}
+
+/// Feeds every record of `reader` to `on_record` and checks how the file ends: the end marker
+/// must count exactly the records before it and be the last bytes of the file. `corrupt` builds
+/// the error for the kind of file being read. Returns the number of records.
+pub(crate) fn replay_records<E>(
+    reader: &mut RecordReader,
+    path: &Path,
+    tail: Tail,
+    corrupt: impl Fn(u64, String) -> WalError,
+    on_record: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, crate::error::ReplayError<E>> {
+    let mut record_count = 0u64;
+    loop {
+        let offset = reader.offset();
+        match reader.next_frame()? {
+            Frame::Record(record) => {
+                on_record(record).map_err(|error| crate::error::ReplayError::Callback {
+                    path: path.to_path_buf(),
+                    record: record_count,
+                    error,
+                })?;
+                record_count += 1;
+            }
+            Frame::EndMarker {
+                record_count: sealed_count,
+            } => {
+                if sealed_count != record_count || reader.offset() != reader.file_len() {
+                    let reason = format!(
+                        "end marker counts {sealed_count} records, {record_count} precede it, {} bytes follow it",
+                        reader.file_len() - reader.offset()
+                    );
+                    return Err(corrupt(offset, reason).into());
+                }
+                return Ok(record_count);
+            }
+            Frame::End if tail == Tail::MayBeOpen => return Ok(record_count),
+            Frame::Damaged(Damage::Torn { .. }) if tail == Tail::MayBeOpen => {
+                return Ok(record_count);
+            }
+            Frame::End => return Err(corrupt(offset, "end marker is missing".to_owned()).into()),
+            Frame::Damaged(damage) => return Err(corrupt(offset, damage.to_string()).into()),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use crate::checkpoint;
 use crate::dir;
 use crate::error::{ReplayError, WalError, io_error};
 use crate::format::{self, MAX_RECORD_LEN, SEGMENT_MAGIC};
-use crate::reader::{Damage, Frame, Opened, RecordReader};
+use crate::reader::{Opened, RecordReader, Tail, replay_records};
 use crate::repair::{self, RepairReport};
 use crate::writer::{self, Reply, Request, Shared};
 
@@ -360,39 +360,12 @@ fn replay_segment<E>(
             return Err(corrupt(0, format!("bad file header ({problem:?})")).into());
         }
     };
-    let mut record_count = 0u64;
-    loop {
-        let offset = reader.offset();
-        match reader.next_frame()? {
-            Frame::Record(record) => {
-                on_record(record).map_err(|error| ReplayError::Callback {
-                    path: path.to_path_buf(),
-                    record: record_count,
-                    error,
-                })?;
-                record_count += 1;
-            }
-            Frame::End if is_last => return Ok(record_count),
-            Frame::End => {
-                let reason = "segment before the last one has no end marker".to_owned();
-                return Err(corrupt(offset, reason).into());
-            }
-            Frame::Damaged(Damage::Torn { .. }) if is_last => return Ok(record_count),
-            Frame::Damaged(damage) => return Err(corrupt(offset, damage.to_string()).into()),
-            Frame::EndMarker {
-                record_count: sealed_count,
-            } => {
-                if sealed_count != record_count || reader.offset() != reader.file_len() {
-                    let reason = format!(
-                        "end marker counts {sealed_count} records, {record_count} precede it, {} bytes follow it",
-                        reader.file_len() - reader.offset()
-                    );
-                    return Err(corrupt(offset, reason).into());
-                }
-                return Ok(record_count);
-            }
-        }
-    }
+    let tail = if is_last {
+        Tail::MayBeOpen
+    } else {
+        Tail::Sealed
+    };
+    replay_records(&mut reader, path, tail, corrupt, on_record)
 }
 
 #[cfg(test)]
