@@ -202,9 +202,11 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                 for (id, labels) in series {
                     let created = index.insert(Some(id), labels);
                     if let Some(pending) = orphans.remove(&(tenant.clone(), id)) {
-                        for (t, v) in pending {
-                            db.head.apply(&created, vigil_model::Sample::new(t, v));
-                        }
+                        let samples = pending
+                            .into_iter()
+                            .map(|(t, v)| vigil_model::Sample::new(t, v));
+                        db.head
+                            .apply_batch(samples.map(|sample| (created.as_ref(), sample)));
                     }
                 }
             }
@@ -212,6 +214,7 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                 let db = inner.tenant(&tenant);
                 let min_valid = db.blocks_max_time_ms().unwrap_or(i64::MIN);
                 let index = db.head.index.read();
+                let mut known = Vec::with_capacity(samples.len());
                 for (id, t, v) in samples {
                     if t < min_valid {
                         skipped += 1;
@@ -219,7 +222,7 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                     }
                     match index.series.get(&id) {
                         Some(series) => {
-                            db.head.apply(series, vigil_model::Sample::new(t, v));
+                            known.push((series.as_ref(), vigil_model::Sample::new(t, v)))
                         }
                         None => orphans
                             .entry((tenant.clone(), id))
@@ -227,6 +230,7 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                             .push((t, v)),
                     }
                 }
+                db.head.apply_batch(known);
             }
             WalRecord::Metadata {
                 tenant,

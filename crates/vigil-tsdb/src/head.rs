@@ -305,9 +305,9 @@ impl Head {
         (min <= max).then_some((min, max))
     }
 
-    /// Applies a sample to a series and widens the head's time bounds.
-    /// Applies a committed batch; widens the head's time bounds once for the whole batch, so
-    /// concurrent commits do not contend on the bounds for every sample.
+    /// Applies samples (a committed batch, or a replayed WAL record) and widens the head's time
+    /// bounds once for all of them, so concurrent commits do not contend on the bounds for
+    /// every sample. Returns how many samples were applied, identical duplicates included.
     pub(crate) fn apply_batch<'a>(
         &self,
         batch: impl IntoIterator<Item = (&'a MemSeries, Sample)>,
@@ -323,15 +323,6 @@ impl Head {
             self.min_time_ms.fetch_min(min, Ordering::AcqRel);
             self.max_time_ms.fetch_max(max, Ordering::AcqRel);
         }
-        applied
-    }
-
-    pub(crate) fn apply(&self, series: &MemSeries, sample: Sample) -> Applied {
-        let applied = series.data.lock().apply(sample, &self.options);
-        self.min_time_ms
-            .fetch_min(sample.timestamp_ms, Ordering::AcqRel);
-        self.max_time_ms
-            .fetch_max(sample.timestamp_ms, Ordering::AcqRel);
         applied
     }
 
