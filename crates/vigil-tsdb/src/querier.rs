@@ -116,48 +116,58 @@ impl Querier for TsdbQuerier {
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        let mut names: Vec<String> = Vec::new();
-        let whole_head = matchers.is_empty() && self.range == TimeRange::ALL;
-        if whole_head {
-            if let Some(head) = &self.head {
-                names.extend(head.index.read().postings.label_names());
-            }
-            for block in &self.blocks {
-                names.extend(block.label_names(&[]));
-            }
-        } else {
-            for labels in self.sources(&effective(matchers)).keys() {
-                names.extend(labels.iter().map(|l| l.name.clone()));
-            }
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(self.distinct(
+            matchers,
+            |postings| postings.label_names(),
+            |block| block.label_names(&[]),
+            |labels| labels.iter().map(|l| l.name.clone()).collect(),
+        ))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        let mut values: Vec<String> = Vec::new();
-        let whole_head = matchers.is_empty() && self.range == TimeRange::ALL;
-        if whole_head {
+        let mut restricted = matchers.to_vec();
+        // Only series that have the label can contribute a value.
+        if !(matchers.is_empty() && self.range == TimeRange::ALL)
+            && let Ok(has_label) = Matcher::new(vigil_model::MatchOp::NotEqual, name, "")
+        {
+            restricted.push(has_label);
+        }
+        Ok(self.distinct(
+            &restricted,
+            |postings| postings.label_values(name),
+            |block| block.label_values(name, &[]),
+            |labels| labels.get(name).map(str::to_string).into_iter().collect(),
+        ))
+    }
+}
+
+impl TsdbQuerier {
+    /// Sorted distinct strings over the selected series. Without matchers over all time the
+    /// indexes answer directly (`from_postings`, `from_block`); otherwise the series are selected
+    /// and `from_labels` reads each label set.
+    fn distinct(
+        &self,
+        matchers: &[Matcher],
+        from_postings: impl Fn(&crate::postings::MemPostings) -> Vec<String>,
+        from_block: impl Fn(&BlockReader) -> Vec<String>,
+        from_labels: impl Fn(&Labels) -> Vec<String>,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if matchers.is_empty() && self.range == TimeRange::ALL {
             if let Some(head) = &self.head {
-                values.extend(head.index.read().postings.label_values(name));
+                out.extend(from_postings(&head.index.read().postings));
             }
             for block in &self.blocks {
-                values.extend(block.label_values(name, &[]));
+                out.extend(from_block(block));
             }
         } else {
-            let mut restricted = effective(matchers);
-            // Only series that have the label can contribute a value.
-            if let Ok(has_label) = Matcher::new(vigil_model::MatchOp::NotEqual, name, "") {
-                restricted.push(has_label);
-            }
-            for labels in self.sources(&restricted).keys() {
-                values.extend(labels.get(name).map(str::to_string));
+            for labels in self.sources(&effective(matchers)).keys() {
+                out.extend(from_labels(labels));
             }
         }
-        values.sort();
-        values.dedup();
-        Ok(values)
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
