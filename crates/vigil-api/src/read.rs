@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use vigil_model::{Labels, Matcher, TenantId, TimeRange};
-use vigil_storage::{Querier, SelectHints};
+use vigil_storage::{Querier, Queryable, SelectHints};
 
 use crate::params::{Params, tenant};
 use crate::{ApiError, ApiState};
@@ -27,12 +27,10 @@ fn success(data: Value, warnings: Vec<String>) -> Json<Value> {
     Json(Value::Object(body))
 }
 
-/// Runs a storage read off the async workers.
-async fn with_querier<T: Send + 'static>(
+/// Runs a storage read off the async workers, once storage is ready.
+async fn on_storage<T: Send + 'static>(
     state: &Arc<ApiState>,
-    tenant: TenantId,
-    range: TimeRange,
-    read: impl FnOnce(&dyn Querier) -> Result<T, ApiError> + Send + 'static,
+    read: impl FnOnce(&dyn Queryable) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::unavailable(
@@ -40,12 +38,23 @@ async fn with_querier<T: Send + 'static>(
         ));
     }
     let queryable = state.queryable.clone();
-    tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || read(queryable.as_ref()))
+        .await
+        .map_err(|err| ApiError::internal(format!("read task failed: {err}")))?
+}
+
+/// Runs a read through a querier over `range` of `tenant`.
+async fn with_querier<T: Send + 'static>(
+    state: &Arc<ApiState>,
+    tenant: TenantId,
+    range: TimeRange,
+    read: impl FnOnce(&dyn Querier) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    on_storage(state, move |queryable| {
         let querier = queryable.querier(&tenant, range)?;
         read(querier.as_ref())
     })
     .await
-    .map_err(|err| ApiError::internal(format!("read task failed: {err}")))?
 }
 
 fn labels_json(labels: &Labels) -> Value {
@@ -219,11 +228,10 @@ pub(crate) async fn metadata(
         .get("metric")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    let queryable = state.queryable.clone();
-    let families =
-        tokio::task::spawn_blocking(move || queryable.metadata(&tenant, metric.as_deref()))
-            .await
-            .map_err(|err| ApiError::internal(format!("metadata task failed: {err}")))??;
+    let families = on_storage(&state, move |queryable| {
+        Ok(queryable.metadata(&tenant, metric.as_deref())?)
+    })
+    .await?;
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for (family, entries) in families.into_iter().take(limit.unwrap_or(usize::MAX)) {
         let entries: Vec<Value> = entries
@@ -278,10 +286,10 @@ pub(crate) async fn tsdb_status(
             }
         },
     };
-    let queryable = state.queryable.clone();
-    let status = tokio::task::spawn_blocking(move || queryable.status(&tenant, limit))
-        .await
-        .map_err(|err| ApiError::internal(format!("status task failed: {err}")))??;
+    let status = on_storage(&state, move |queryable| {
+        Ok(queryable.status(&tenant, limit)?)
+    })
+    .await?;
     let head = &status.head;
     Ok(success(
         json!({
