@@ -18,6 +18,15 @@ fn health_and_build_info() {
     let (_dir, vigil) = start();
     let healthy = vigil.get("/-/healthy", None);
     assert_eq!(healthy.status, 200);
+    let head = vigil_tests::agent()
+        .head(vigil.url("/-/healthy"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        head.status().as_u16(),
+        200,
+        "HEAD works for load balancer probes"
+    );
     assert_eq!(vigil.get("/-/ready", None).status, 200);
     let info = vigil.get("/api/v1/status/buildinfo", None).json();
     assert_eq!(info["status"], "success");
@@ -68,6 +77,26 @@ fn remote_write_v1_round_trips_through_read_endpoints() {
     };
     let reply = vigil.write_v1(&request, None);
     assert_eq!(reply.status, 204, "{}", reply.body);
+    // Mimir's path takes the same protocol (another tenant, to leave the checks below alone).
+    let mimir = pb1::WriteRequest {
+        timeseries: vec![series_v1(&[("__name__", "via_push_path")], &[(t0, 1.0)])],
+        metadata: vec![],
+    };
+    let body = snappy(&mimir.encode_to_vec());
+    let pushed = vigil.post_raw(
+        "/api/v1/push",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+            ("X-Scope-OrgID", "mimir"),
+        ],
+        body,
+    );
+    assert_eq!(pushed.status, 204, "{}", pushed.body);
+    assert_eq!(
+        series_data(&vigil.get("/api/v1/series?match[]=via_push_path", Some("mimir"))).len(),
+        1
+    );
 
     let series = series_data(&vigil.get("/api/v1/series?match[]=http_requests_total", None));
     let expected = vec![

@@ -188,10 +188,26 @@ mod tests {
         not_ready
             .ready
             .store(false, std::sync::atomic::Ordering::Release);
-        let reply = crate::router(not_ready)
+        let reply = crate::router(not_ready.clone())
             .oneshot(write_request())
             .await
             .unwrap();
         assert_eq!(reply.status(), 503);
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let ready = crate::router(not_ready.clone())
+            .oneshot(get("/-/ready"))
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 503, "not ready while the WAL replays");
+        let healthy = crate::router(not_ready.clone())
+            .oneshot(get("/-/healthy"))
+            .await
+            .unwrap();
+        assert_eq!(healthy.status(), 200, "healthy all the same");
+        let series = crate::router(not_ready)
+            .oneshot(get("/api/v1/series?match[]=up"))
+            .await
+            .unwrap();
+        assert_eq!(series.status(), 503, "reads wait for the replay too");
     }
 }
