@@ -50,6 +50,19 @@ impl ApiError {
         }
     }
 
+    /// Any Prometheus error type with its HTTP status (e.g. `execution`/422 for queries).
+    pub(crate) fn typed(
+        status: StatusCode,
+        error_type: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+
     /// The human-readable message.
     pub fn message(&self) -> &str {
         &self.message

@@ -9,6 +9,8 @@
 mod error;
 mod health;
 mod params;
+mod promjson;
+mod query;
 mod read;
 mod state;
 mod write;
@@ -39,6 +41,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metadata", get(read::metadata))
         .route("/api/v1/status/buildinfo", get(read::buildinfo))
         .route("/api/v1/status/tsdb", get(read::tsdb_status))
+        .merge(query::routes())
         .merge(write_routes)
         .fallback(error::not_found)
         .with_state(state)

@@ -44,6 +44,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Bounds concurrent write requests; when none is free the request gets 503.
     pub write_permits: tokio::sync::Semaphore,
+    /// Evaluates PromQL for the query endpoints.
+    pub engine: vigil_promql::Engine,
 }
 
 impl ApiState {

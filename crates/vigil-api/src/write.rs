@@ -139,6 +139,7 @@ mod tests {
             build_info: BuildInfo::default(),
             ready: Arc::new(AtomicBool::new(true)),
             write_permits: tokio::sync::Semaphore::new(write_permits),
+            engine: vigil_promql::Engine::default(),
         })
     }
 
