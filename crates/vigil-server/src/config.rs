@@ -49,6 +49,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Ingest limits.
     pub ingest: IngestConfig,
+    /// PromQL engine settings.
+    pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -218,6 +220,31 @@ impl Default for RemoteWriteConfig {
     }
 }
 
+/// `query:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for the latest sample.
+    pub lookback_delta: String,
+    /// Most samples one query may hold in memory at once.
+    pub max_samples: usize,
+    /// Longest a query may run; a request's `timeout` parameter can only shorten it.
+    pub timeout: String,
+    /// Step of subqueries written without one, such as `[1h:]`.
+    pub default_subquery_step: String,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            lookback_delta: "5m".into(),
+            max_samples: 50_000_000,
+            timeout: "2m".into(),
+            default_subquery_step: "1m".into(),
+        }
+    }
+}
+
 /// `log:`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -265,6 +292,8 @@ pub struct Validated {
     pub retention_ms: i64,
     /// Maintenance interval (ms).
     pub maintenance_interval_ms: i64,
+    /// PromQL engine options from `query:`.
+    pub engine: vigil_promql::EngineOptions,
 }
 
 fn duration(key: &'static str, raw: &str) -> Result<i64, ConfigError> {
@@ -357,6 +386,7 @@ impl Config {
                 reason: "must be at least 100ms".into(),
             });
         }
+        let engine = self.query.validate()?;
         if self.server.max_inflight_write_requests == 0 {
             return Err(ConfigError::Invalid {
                 key: "server.max_inflight_write_requests",
@@ -397,6 +427,38 @@ impl Config {
             max_future_ms,
             retention_ms,
             maintenance_interval_ms,
+            engine,
+        })
+    }
+}
+
+impl QueryConfig {
+    fn validate(&self) -> Result<vigil_promql::EngineOptions, ConfigError> {
+        let positive = |key: &'static str, raw: &str| {
+            let ms = duration(key, raw)?;
+            if ms <= 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: "must be positive".into(),
+                });
+            }
+            Ok(ms)
+        };
+        let lookback_delta_ms = positive("query.lookback_delta", &self.lookback_delta)?;
+        let timeout_ms = positive("query.timeout", &self.timeout)?;
+        let default_subquery_step_ms =
+            positive("query.default_subquery_step", &self.default_subquery_step)?;
+        if self.max_samples == 0 {
+            return Err(ConfigError::Invalid {
+                key: "query.max_samples",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(vigil_promql::EngineOptions {
+            lookback_delta_ms,
+            max_samples: self.max_samples,
+            timeout: std::time::Duration::from_millis(timeout_ms.unsigned_abs()),
+            default_subquery_step_ms,
         })
     }
 }
@@ -415,6 +477,15 @@ mod tests {
             config.storage.tsdb.retention,
             TsdbConfig::default().retention
         );
+        let engine = config.validate().unwrap().engine;
+        let defaults = vigil_promql::EngineOptions::default();
+        assert_eq!(engine.lookback_delta_ms, defaults.lookback_delta_ms);
+        assert_eq!(engine.max_samples, defaults.max_samples);
+        assert_eq!(engine.timeout, defaults.timeout);
+        assert_eq!(
+            engine.default_subquery_step_ms,
+            defaults.default_subquery_step_ms
+        );
     }
 
     #[test]
@@ -424,6 +495,11 @@ mod tests {
         let bad = Config::parse("storage:\n  tsdb:\n    retention: 1x\n").unwrap();
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("storage.tsdb.retention"), "{err}");
+        let bad = Config::parse("query:\n  timeout: 0s\n").unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("query.timeout"), "{err}");
+        let err = Config::parse("query:\n  max_sample: 5\n").unwrap_err();
+        assert!(err.contains("max_sample"), "{err}");
         let bad = Config::parse("storage:\n  wal:\n    fsync: sometimes\n").unwrap_err();
         assert!(bad.contains("sometimes") || bad.contains("fsync"), "{bad}");
     }

@@ -117,7 +117,7 @@ pub async fn run(
         write_permits: tokio::sync::Semaphore::new(config.server.max_inflight_write_requests),
         build_info: build_info(),
         ready: ready.clone(),
-        engine: vigil_promql::Engine::default(),
+        engine: vigil_promql::Engine::new(validated.engine.clone()),
     });
     let listener = tokio::net::TcpListener::bind(validated.listen)
         .await
