@@ -339,4 +339,5 @@ pub fn series_data(reply: &Reply) -> Vec<serde_json::Map<String, Value>> {
         .collect()
 }
 
+pub mod promql_conformance;
 pub mod promql_script;

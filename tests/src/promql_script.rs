@@ -288,10 +288,14 @@ fn parse_eval(block: &[(usize, String)]) -> Result<Eval, ScriptError> {
         if end_ms < start_ms {
             return Err(err(line, "eval range end before start"));
         }
-        let expr_start = after
-            .find(words[5])
-            .map(|p| p + words[5].len())
-            .unwrap_or(after.len());
+        // Skip the six header words in order (a word may reappear inside an
+        // earlier one, e.g. `30s` in `1m30s`).
+        let mut expr_start = 0;
+        for w in &words[..6] {
+            expr_start = after[expr_start..]
+                .find(w)
+                .map_or(after.len(), |p| expr_start + p + w.len());
+        }
         let expr = after[expr_start..].trim();
         (
             EvalKind::Range {
@@ -602,7 +606,12 @@ fn split_step(raw: &str) -> Option<(&str, char, &str)> {
 fn parse_values(line: usize, input: &str, durations: bool) -> Result<Vec<Point>, ScriptError> {
     let mut points = Vec::new();
     for token in tokens(input) {
-        let is_hex = token.trim_start_matches(['-', '+']).starts_with("0x");
+        // `0x59` is "0 repeated 59 times" (as upstream reads it); only a
+        // token with hex letters after `0x` is a hexadecimal number.
+        let is_hex = token
+            .trim_start_matches(['-', '+'])
+            .strip_prefix("0x")
+            .is_some_and(|h| h.bytes().any(|b| b.is_ascii_alphabetic()));
         let (item, times) = match token.rsplit_once('x') {
             Some((item, n))
                 if !is_hex

@@ -9,8 +9,13 @@
 //! it must never depend on a concrete storage (`vigil-tsdb`) nor on the
 //! HTTP layer.
 
+mod aggregate;
+mod binary;
 mod engine;
 mod error;
+mod eval;
+mod functions;
+mod kernels;
 pub mod parser;
 mod value;
 

@@ -37,6 +37,8 @@ struct MemAppender {
     storage: MemStorage,
     tenant: TenantId,
     samples: Vec<(Labels, Sample)>,
+    /// Pending samples by (series, timestamp), to reject conflicting duplicates in O(1).
+    pending: HashMap<(Labels, i64), f64>,
     metadata: Vec<(String, MetricMetadata)>,
 }
 
@@ -46,6 +48,7 @@ impl Appendable for MemStorage {
             storage: self.clone(),
             tenant: tenant.clone(),
             samples: Vec::new(),
+            pending: HashMap::new(),
             metadata: Vec::new(),
         })
     }
@@ -66,10 +69,9 @@ impl Appender for MemAppender {
             .and_then(|t| t.series.get(labels))
             .and_then(|s| s.get(&sample.timestamp_ms));
         let pending = self
-            .samples
-            .iter()
-            .find(|(l, s)| l == labels && s.timestamp_ms == sample.timestamp_ms)
-            .map(|(_, s)| s.value);
+            .pending
+            .get(&(labels.clone(), sample.timestamp_ms))
+            .copied();
         if let Some(old) = existing.copied().or(pending)
             && old.to_bits() != sample.value.to_bits()
         {
@@ -79,6 +81,8 @@ impl Appender for MemAppender {
             });
         }
         drop(tenants);
+        self.pending
+            .insert((labels.clone(), sample.timestamp_ms), sample.value);
         self.samples.push((labels.clone(), sample));
         Ok(())
     }
