@@ -151,7 +151,6 @@ fn exemplar_probe_format_and_parse_query() {
 }
 
 #[test]
-#[ignore = "needs the PromQL engine (lands on main)"]
 fn grafana_health_check_succeeds_at_time_4() {
     let (_dir, vigil) = start_vigil();
     let reply = vigil.get(
@@ -171,7 +170,6 @@ fn grafana_health_check_succeeds_at_time_4() {
 }
 
 #[test]
-#[ignore = "needs the PromQL engine (lands on main)"]
 fn range_and_instant_queries_over_remote_written_data() {
     let (_dir, vigil) = start_vigil();
     let newest = write_fixture(&vigil, None);
@@ -234,7 +232,6 @@ fn range_and_instant_queries_over_remote_written_data() {
 }
 
 #[test]
-#[ignore = "needs the PromQL engine (lands on main)"]
 fn tenants_see_only_their_own_series() {
     let (_dir, vigil) = start_vigil();
     let newest = write_fixture(&vigil, Some("team-a"));

@@ -262,6 +262,40 @@ mod tests {
     }
 
     #[test]
+    fn stats_render_in_prometheus_shape() {
+        let mut stats = QueryStats {
+            total_queryable_samples: 10,
+            peak_samples: 4,
+            prepare_ns: 1_500,
+            eval_ns: 2_000_000,
+            samples_per_step: Vec::new(),
+        };
+        let timings = Timings {
+            queue_ns: 0,
+            total_ns: 3_000_000_000,
+        };
+        let mut out = String::new();
+        push_stats(&mut out, &stats, timings);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"timings":{"evalTotalTime":0.002,"resultSortTime":0,"queryPreparationTime":0.0000015,"#,
+                r#""innerEvalTime":0.002,"execQueueTime":0,"execTotalTime":3},"#,
+                r#""samples":{"totalQueryableSamples":10,"peakSamples":4}}"#
+            )
+        );
+        stats.samples_per_step = vec![(20_001, 5), (21_001, 0)];
+        let mut out = String::new();
+        push_stats(&mut out, &stats, timings);
+        assert!(
+            out.ends_with(
+                r#""samples":{"totalQueryableSamplesPerStep":[[20.001,5],[21.001,0]],"totalQueryableSamples":10,"peakSamples":4}}"#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn strings_are_valid_json() {
         let mut out = String::new();
         push_json_string(&mut out, "a\"b\\c\nd\u{1}é");
