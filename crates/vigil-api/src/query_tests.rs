@@ -503,3 +503,62 @@ async fn evaluation_errors_are_execution_422() {
     .await;
     reply.error(422, "execution");
 }
+
+#[tokio::test]
+async fn an_expired_timeout_parameter_fails_with_errortype_timeout() {
+    let s = state_with(storage_with_up().await);
+    // 11,000 steps of an aggregation pass the engine's deadline checks many times.
+    let reply = get(
+        &s,
+        "/api/v1/query_range?query=sum(up)&start=0&end=10999&step=1&timeout=0s",
+    )
+    .await;
+    reply.error(503, "timeout");
+    let fine = get(
+        &s,
+        "/api/v1/query_range?query=sum(up)&start=0&end=10999&step=1&timeout=1m",
+    )
+    .await;
+    assert_eq!(fine.status, 200, "{}", fine.body);
+}
+
+#[tokio::test]
+async fn dropping_the_request_future_cancels_the_evaluation() {
+    use std::time::{Duration, Instant};
+    let s = state();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let request = super::run_engine(
+        &s,
+        vigil_promql::QueryOptions::default(),
+        Instant::now(),
+        move |_, _, opts| {
+            let flag = opts
+                .cancel
+                .clone()
+                .expect("the handler passes a cancel flag");
+            started_tx.send(()).unwrap();
+            // Stand-in for a long evaluation that polls the flag, bounded so a bug cannot hang.
+            let give_up = Instant::now() + Duration::from_secs(30);
+            while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            seen_tx.send(flag.load(Ordering::Acquire)).unwrap();
+            Err(vigil_promql::QueryError::new(
+                vigil_promql::ErrorKind::Canceled,
+                "stopped",
+            ))
+        },
+    );
+    let started = tokio::task::spawn_blocking(move || started_rx.recv());
+    // Once the evaluation runs, the request future is dropped, as when the client disconnects.
+    tokio::select! {
+        _ = request => panic!("the evaluation finished before it was cancelled"),
+        running = started => running.unwrap().unwrap(),
+    }
+    let seen = tokio::task::spawn_blocking(move || seen_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen, "the evaluation never saw the cancel flag");
+}
