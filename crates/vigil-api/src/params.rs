@@ -14,7 +14,7 @@ use crate::ApiError;
 const PROMETHEUS_MIN_TIME: &str = "-292273086-05-16T16:47:06Z";
 const PROMETHEUS_MAX_TIME: &str = "292277025-08-18T07:12:54.999999999Z";
 
-/// All request parameters, GET query string first, then a POST form body.
+/// All request parameters: a POST form body first, then the query string.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Params(Vec<(String, String)>);
 
@@ -94,7 +94,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             let body = Bytes::from_request(req, state)
                 .await
                 .map_err(|err| ApiError::bad_data(format!("cannot read form body: {err}")))?;
-            pairs.extend(form_urlencoded::parse(&body).into_owned());
+            // Like Go's Request.FormValue, body values take precedence over the query string.
+            let mut form: Vec<(String, String)> =
+                form_urlencoded::parse(&body).into_owned().collect();
+            form.append(&mut pairs);
+            pairs = form;
         }
         Ok(Params(pairs))
     }

@@ -562,3 +562,17 @@ async fn dropping_the_request_future_cancels_the_evaluation() {
         .unwrap();
     assert!(seen, "the evaluation never saw the cancel flag");
 }
+
+#[tokio::test]
+async fn form_values_win_over_the_query_string_as_in_prometheus() {
+    let s = state();
+    let request = Request::post("/api/v1/query?time=1&query=3")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("time=4&query=1%2B1"))
+        .unwrap();
+    let reply = send(&s, request).await;
+    assert_eq!(
+        reply.body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#
+    );
+}
