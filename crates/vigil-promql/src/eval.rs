@@ -104,6 +104,8 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) query_end: i64,
     /// Step of the top-level query (0 for instant queries), for `step()`.
     pub(crate) query_step: i64,
+    /// The query text annotation positions refer to (may be empty).
+    pub(crate) query: String,
     pub(crate) lookback_ms: i64,
     pub(crate) default_subquery_step_ms: i64,
     pub(crate) max_samples: usize,
@@ -157,6 +159,7 @@ impl<'a> Evaluator<'a> {
             query_start,
             query_end,
             query_step: 0,
+            query: String::new(),
             lookback_ms,
             default_subquery_step_ms,
             max_samples,
@@ -172,7 +175,7 @@ impl<'a> Evaluator<'a> {
     /// Checks for cancellation and timeout; cheap enough for inner loops.
     pub(crate) fn check(&mut self) -> EvalResult<()> {
         self.checks = self.checks.wrapping_add(1);
-        if self.checks % 256 != 0 {
+        if !self.checks.is_multiple_of(256) {
             return Ok(());
         }
         self.check_now()
@@ -194,6 +197,19 @@ impl<'a> Evaluator<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// ` (line:col)` of where `e` starts in the query text, as Prometheus
+    /// appends to annotations; empty when it cannot be located.
+    pub(crate) fn pos(&self, e: &Expr) -> String {
+        let needle = e.to_string();
+        let Some(at) = self.query.find(&needle) else {
+            return String::new();
+        };
+        let before = &self.query[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(" ({line}:{col})")
     }
 
     pub(crate) fn warn(&mut self, msg: impl Into<String>) {
@@ -293,12 +309,31 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
     ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
         let groups = selector_matchers(vs)?;
+        self.select_groups(&groups, mint, maxt)
+    }
+
+    /// Selects the series matching all of `matchers` in `[mint, maxt]`.
+    pub(crate) fn select_matchers(
+        &mut self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
+        self.select_groups(&[matchers.to_vec()], mint, maxt)
+    }
+
+    fn select_groups(
+        &mut self,
+        groups: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
         let querier = self
             .storage
             .querier(self.tenant, TimeRange::new(mint, maxt))?;
         let mut out: Vec<(Labels, Vec<vigil_model::Sample>)> = Vec::new();
         let mut seen: HashMap<Labels, ()> = HashMap::new();
-        for group in &groups {
+        for group in groups {
             let set = querier.select(group, &SelectHints::default())?;
             for series in set {
                 self.check()?;
