@@ -16,7 +16,10 @@ fn tenant() -> TenantId {
     TenantId::new("t").unwrap()
 }
 
-fn store(series: &[(&[(&str, &str)], Vec<(i64, f64)>)]) -> MemStorage {
+/// A series: its label pairs and its (timestamp ms, value) samples.
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], Vec<(i64, f64)>);
+
+fn store(series: &[SeriesSpec<'_>]) -> MemStorage {
     let s = MemStorage::new();
     for (labels, samples) in series {
         let labels = Labels::from_static(labels);
