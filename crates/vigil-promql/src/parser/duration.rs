@@ -126,7 +126,7 @@ impl Parser<'_> {
 
     /// Precedence climbing: parses operators binding at least `min_prec`.
     /// Recursion depth is bounded by the nesting of the input, which the
-    /// caller limits (see `MAX_TOKENS`).
+    /// caller limits (see `rewrite::MAX_DURATION_TOKENS`).
     fn expr(&mut self, min_prec: u8) -> Option<DurExpr> {
         let mut lhs = self.unary()?;
         while let Some(tok) = self.peek().copied() {

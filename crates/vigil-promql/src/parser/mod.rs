@@ -3,7 +3,8 @@
 //!
 //! # Approach
 //!
-//! [`parse`] is a thin wrapper around [`promql_parser::parser::parse`]. A
+//! [`parse`] is a thin wrapper around
+//! [`promql_parser::parser::parse`](fn@promql_parser::parser::parse). A
 //! pre-pass tokenizes the query (respecting `"…"`, `'…'` and backtick
 //! strings, `#` comments, braces and brackets — see `lexer`), rewrites the
 //! handful of constructs promql-parser cannot read into text it can, and
@@ -18,7 +19,9 @@
 //!    is evaluated with [`ParseContext`] (`step()` = `step_ms`, `range()` =
 //!    `end_ms - start_ms`) and replaced by a canonical duration literal
 //!    (`1h30m`, `10s500ms`). Values are float seconds truncated to whole
-//!    milliseconds, as upstream does. After `offset`, as in upstream's
+//!    milliseconds, as upstream does (so a fractional result such as
+//!    `1h/7` becomes `514285ms`, and float rounding can make a sum land
+//!    1ms low, exactly as in Prometheus). After `offset`, as in upstream's
 //!    grammar, only a (signed) literal, `step()`, `range()`, `min_of(…)`,
 //!    `max_of(…)` or a signed `(…)` belongs to the offset — `x offset 100 + 2`
 //!    is `(x offset 100) + 2` and `x offset -2 ^ 2` is `(x offset -2) ^ 2` —
