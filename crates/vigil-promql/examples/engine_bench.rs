@@ -42,7 +42,11 @@ fn main() {
             let r = engine
                 .range_query(&s, &tenant, q, 0, end, 15_000, &QueryOptions::default())
                 .unwrap();
-            eprintln!("{q}: {:?} ({} samples)", t.elapsed(), r.stats.total_queryable_samples);
+            eprintln!(
+                "{q}: {:?} ({} samples)",
+                t.elapsed(),
+                r.stats.total_queryable_samples
+            );
         }
     }
 }

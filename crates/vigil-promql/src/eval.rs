@@ -371,6 +371,9 @@ impl<'a> Evaluator<'a> {
             Some(a) => (a - off, a - off),
             None => (g.start - off, g.end - off),
         };
+        if range_modifier(vs) == RangeModifier::Smoothed && !orig_ts {
+            return self.eval_smoothed_selector(vs, g, at, off, first_ref, last_ref);
+        }
         let raw = self.select(vs, first_ref - self.lookback_ms + 1, last_ref)?;
         let mut out = Vec::with_capacity(raw.len());
         let mut held = vec![0usize; g.len()];
@@ -412,6 +415,60 @@ impl<'a> Evaluator<'a> {
         }
         for n in held {
             self.hold_samples(n)?;
+        }
+        Ok(out)
+    }
+
+    /// `metric smoothed`: the value at each step is interpolated between the
+    /// samples around it (within the lookback delta on both sides).
+    fn eval_smoothed_selector(
+        &mut self,
+        vs: &VectorSelector,
+        g: Grid,
+        at: Option<i64>,
+        off: i64,
+        first_ref: i64,
+        last_ref: i64,
+    ) -> EvalResult<Vec<Series>> {
+        let lb = self.lookback_ms;
+        let raw = self.select(vs, first_ref - lb + 1, last_ref + lb)?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (labels, samples) in raw {
+            self.check()?;
+            let pts: Vec<Point> = samples
+                .iter()
+                .filter(|s| !is_stale_nan(s.value))
+                .map(|s| Point {
+                    t_ms: s.timestamp_ms,
+                    v: s.value,
+                })
+                .collect();
+            let mut points = Vec::new();
+            for (_, ts) in g.iter() {
+                let data_ts = at.unwrap_or(ts) - off;
+                let lo = pts.partition_point(|p| p.t_ms <= data_ts - lb);
+                let hi = pts.partition_point(|p| p.t_ms <= data_ts + lb);
+                let window = &pts[lo..hi];
+                let i = window.partition_point(|p| p.t_ms < data_ts);
+                let v = if i < window.len() && window[i].t_ms == data_ts {
+                    window[i].v
+                } else if i > 0 && i < window.len() {
+                    let (p1, p2) = (window[i - 1], window[i]);
+                    p1.v + (p2.v - p1.v) * (data_ts - p1.t_ms) as f64 / (p2.t_ms - p1.t_ms) as f64
+                } else if i > 0 {
+                    window[i - 1].v
+                } else {
+                    continue;
+                };
+                points.push(Point { t_ms: ts, v });
+            }
+            if !points.is_empty() {
+                out.push(Series {
+                    labels,
+                    points,
+                    drop_name: false,
+                });
+            }
         }
         Ok(out)
     }
