@@ -187,6 +187,7 @@ impl Engine {
             end: end_ms,
             step: if instant { 1 } else { step_ms },
         };
+        ev.top_grid = Some(grid);
         let prepared = Instant::now();
         let val = ev.eval(expr, grid)?;
         let value = finish(val, grid, instant)?;
@@ -207,7 +208,13 @@ impl Engine {
                 peak_samples: ev.peak_samples,
                 prepare_ns: prepared.duration_since(began).as_nanos() as u64,
                 eval_ns: prepared.elapsed().as_nanos() as u64,
-                samples_per_step: Vec::new(),
+                samples_per_step: if opts.per_step_stats {
+                    grid.iter()
+                        .map(|(i, t)| (t, ev.step_samples.get(i).copied().unwrap_or(0)))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             },
         })
     }

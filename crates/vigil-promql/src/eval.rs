@@ -113,6 +113,10 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) cancel: Option<Arc<AtomicBool>>,
     pub(crate) annotations: Vec<Annotation>,
     pub(crate) total_samples: u64,
+    /// The top-level query grid and the samples read per step of it
+    /// (Prometheus' `totalQueryableSamplesPerStep`).
+    pub(crate) top_grid: Option<Grid>,
+    pub(crate) step_samples: Vec<u64>,
     pub(crate) peak_samples: u64,
     checks: u32,
 }
@@ -167,6 +171,8 @@ impl<'a> Evaluator<'a> {
             cancel,
             annotations: Vec::new(),
             total_samples: 0,
+            top_grid: None,
+            step_samples: Vec::new(),
             peak_samples: 0,
             checks: 0,
         }
@@ -224,6 +230,30 @@ impl<'a> Evaluator<'a> {
         if !self.annotations.contains(&a) {
             self.annotations.push(a);
         }
+    }
+
+    /// Accounts for samples read by a selector evaluated over grid `g`:
+    /// `held[i]` at step `i`. Steps of subquery grids are attributed to the
+    /// last step of the query, as Prometheus does.
+    pub(crate) fn account_samples(&mut self, g: Grid, held: &[usize]) -> EvalResult<()> {
+        let total: usize = held.iter().sum();
+        self.total_samples += total as u64;
+        if let Some(top) = self.top_grid {
+            if self.step_samples.len() != top.len() {
+                self.step_samples = vec![0; top.len()];
+            }
+            if g == top {
+                for (acc, n) in self.step_samples.iter_mut().zip(held) {
+                    *acc += *n as u64;
+                }
+            } else if let Some(last) = self.step_samples.last_mut() {
+                *last += total as u64;
+            }
+        }
+        for &n in held {
+            self.hold_samples(n)?;
+        }
+        Ok(())
     }
 
     /// Accounts for `n` samples held at one step.
@@ -346,7 +376,6 @@ impl<'a> Evaluator<'a> {
                     .into_iter()
                     .filter(|s| s.timestamp_ms >= mint && s.timestamp_ms <= maxt)
                     .collect();
-                self.total_samples += samples.len() as u64;
                 out.push((series.labels, samples));
             }
         }
@@ -413,9 +442,7 @@ impl<'a> Evaluator<'a> {
                 });
             }
         }
-        for n in held {
-            self.hold_samples(n)?;
-        }
+        self.account_samples(g, &held)?;
         Ok(out)
     }
 

@@ -417,9 +417,7 @@ impl Evaluator<'_> {
                 });
             }
         }
-        for n in held {
-            self.hold_samples(n)?;
-        }
+        self.account_samples(g, &held)?;
         if name == "rate" || name == "increase" {
             for s in &out {
                 if let Some(metric) = s.labels.get(METRIC_NAME)

@@ -247,3 +247,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn per_step_sample_stats_count_what_each_step_read() {
+    let samples: Vec<(i64, f64)> = (0..=8).map(|i| (i * 15_000, i as f64)).collect();
+    let s = store(&[(&[("__name__", "m")], samples)]);
+    let opts = QueryOptions {
+        per_step_stats: true,
+        ..QueryOptions::default()
+    };
+    let r = Engine::default()
+        .range_query(
+            &s,
+            &tenant(),
+            "count_over_time(m[30s])",
+            30_000,
+            120_000,
+            30_000,
+            &opts,
+        )
+        .unwrap();
+    // Each 30 s window (left-open) holds two 15 s samples.
+    assert_eq!(
+        r.stats.samples_per_step,
+        vec![(30_000, 2), (60_000, 2), (90_000, 2), (120_000, 2)]
+    );
+    assert_eq!(r.stats.total_queryable_samples, 8);
+}
