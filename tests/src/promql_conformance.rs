@@ -299,10 +299,12 @@ fn run_eval(
                     vec![-10 * at_ms, 0, at_ms / 5, at_ms, 10 * at_ms]
                 };
                 for t in times {
+                    let text = expr.to_string();
                     let res = engine.eval_expr(
                         storage,
                         tenant,
                         &expr,
+                        &text,
                         t,
                         t,
                         0,
@@ -319,10 +321,16 @@ fn run_eval(
                 || eval.expect.string.is_some()
                 || calls_any(&eval.expr, &["start", "end", "range", "step"]);
             if !range_excluded {
+                let text = if at_safe {
+                    expr.to_string()
+                } else {
+                    eval.expr.clone()
+                };
                 let res = engine.eval_expr(
                     storage,
                     tenant,
                     &expr,
+                    &text,
                     at_ms - 60_000,
                     at_ms + 60_000,
                     60_000,

@@ -99,8 +99,16 @@ impl Evaluator<'_> {
         };
         let input = self.eval_vector(&a.expr, g)?;
         if matches!(op, T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO) {
+            let pos = a.param.as_deref().map(|e| self.pos(e)).unwrap_or_default();
             return self
-                .aggregate_k(op, &grouping, param.as_deref().unwrap_or(&[]), input, g)
+                .aggregate_k(
+                    op,
+                    &grouping,
+                    param.as_deref().unwrap_or(&[]),
+                    input,
+                    g,
+                    &pos,
+                )
                 .map(Val::Vector);
         }
         if op == T_QUANTILE
@@ -108,8 +116,9 @@ impl Evaluator<'_> {
         {
             for &q in p {
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                    let pos = a.param.as_deref().map(|e| self.pos(e)).unwrap_or_default();
                     self.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
                         format_go_float(q)
                     ));
                     break;
@@ -280,6 +289,7 @@ impl Evaluator<'_> {
         param: &[f64],
         input: Vec<Series>,
         g: Grid,
+        pos: &str,
     ) -> EvalResult<Vec<Series>> {
         let mut group_index: HashMap<Labels, usize> = HashMap::new();
         let mut series_group = Vec::with_capacity(input.len());
@@ -307,7 +317,7 @@ impl Evaluator<'_> {
                 if !(-1.0..=1.0).contains(&p) {
                     ratio = p.clamp(-1.0, 1.0);
                     self.warn(format!(
-                        "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                        "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}{pos}",
                         format_go_float(p),
                         format_go_float(ratio)
                     ));
@@ -319,7 +329,7 @@ impl Evaluator<'_> {
                 if p.is_nan() {
                     return Err(QueryError::execution("Parameter value is NaN"));
                 }
-                if p >= 9.223372036854776e18 || p < -9.223372036854776e18 {
+                if !(-9.223372036854776e18..9.223372036854776e18).contains(&p) {
                     return Err(QueryError::execution(format!(
                         "Scalar value {} overflows int64",
                         format_go_float(p)

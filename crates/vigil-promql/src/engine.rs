@@ -83,6 +83,7 @@ impl Engine {
 
     /// Evaluates `query` at every step of `[start, end]` (`/api/v1/query_range`).
     /// The result is always a matrix.
+    #[allow(clippy::too_many_arguments)]
     pub fn range_query(
         &self,
         storage: &dyn Queryable,
@@ -118,18 +119,20 @@ impl Engine {
         };
         let expr = parser::parse(query, &ctx)?;
         self.eval_expr(
-            storage, tenant, &expr, start_ms, end_ms, step_ms, opts, instant, began,
+            storage, tenant, &expr, query, start_ms, end_ms, step_ms, opts, instant, began,
         )
     }
 
     /// Evaluates an already parsed expression (used by the rules engine and
-    /// by the conformance runner, which rewrites ASTs).
+    /// by the conformance runner, which rewrites ASTs). `query` is the text
+    /// annotation positions refer to.
     #[allow(clippy::too_many_arguments)]
     pub fn eval_expr(
         &self,
         storage: &dyn Queryable,
         tenant: &TenantId,
         expr: &Expr,
+        query: &str,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
@@ -178,11 +181,13 @@ impl Engine {
             opts.cancel.clone(),
         );
         ev.query_step = if instant { 0 } else { step_ms };
+        ev.query = query.to_string();
         let grid = Grid {
             start: start_ms,
             end: end_ms,
             step: if instant { 1 } else { step_ms },
         };
+        ev.top_grid = Some(grid);
         let prepared = Instant::now();
         let val = ev.eval(expr, grid)?;
         let value = finish(val, grid, instant)?;
@@ -203,7 +208,13 @@ impl Engine {
                 peak_samples: ev.peak_samples,
                 prepare_ns: prepared.duration_since(began).as_nanos() as u64,
                 eval_ns: prepared.elapsed().as_nanos() as u64,
-                samples_per_step: Vec::new(),
+                samples_per_step: if opts.per_step_stats {
+                    grid.iter()
+                        .map(|(i, t)| (t, ev.step_samples.get(i).copied().unwrap_or(0)))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             },
         })
     }

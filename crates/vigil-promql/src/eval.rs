@@ -104,6 +104,8 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) query_end: i64,
     /// Step of the top-level query (0 for instant queries), for `step()`.
     pub(crate) query_step: i64,
+    /// The query text annotation positions refer to (may be empty).
+    pub(crate) query: String,
     pub(crate) lookback_ms: i64,
     pub(crate) default_subquery_step_ms: i64,
     pub(crate) max_samples: usize,
@@ -111,6 +113,10 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) cancel: Option<Arc<AtomicBool>>,
     pub(crate) annotations: Vec<Annotation>,
     pub(crate) total_samples: u64,
+    /// The top-level query grid and the samples read per step of it
+    /// (Prometheus' `totalQueryableSamplesPerStep`).
+    pub(crate) top_grid: Option<Grid>,
+    pub(crate) step_samples: Vec<u64>,
     pub(crate) peak_samples: u64,
     checks: u32,
 }
@@ -157,6 +163,7 @@ impl<'a> Evaluator<'a> {
             query_start,
             query_end,
             query_step: 0,
+            query: String::new(),
             lookback_ms,
             default_subquery_step_ms,
             max_samples,
@@ -164,6 +171,8 @@ impl<'a> Evaluator<'a> {
             cancel,
             annotations: Vec::new(),
             total_samples: 0,
+            top_grid: None,
+            step_samples: Vec::new(),
             peak_samples: 0,
             checks: 0,
         }
@@ -172,7 +181,7 @@ impl<'a> Evaluator<'a> {
     /// Checks for cancellation and timeout; cheap enough for inner loops.
     pub(crate) fn check(&mut self) -> EvalResult<()> {
         self.checks = self.checks.wrapping_add(1);
-        if self.checks % 256 != 0 {
+        if !self.checks.is_multiple_of(256) {
             return Ok(());
         }
         self.check_now()
@@ -196,6 +205,19 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// ` (line:col)` of where `e` starts in the query text, as Prometheus
+    /// appends to annotations; empty when it cannot be located.
+    pub(crate) fn pos(&self, e: &Expr) -> String {
+        let needle = e.to_string();
+        let Some(at) = self.query.find(&needle) else {
+            return String::new();
+        };
+        let before = &self.query[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(" ({line}:{col})")
+    }
+
     pub(crate) fn warn(&mut self, msg: impl Into<String>) {
         let a = Annotation::Warning(msg.into());
         if !self.annotations.contains(&a) {
@@ -208,6 +230,30 @@ impl<'a> Evaluator<'a> {
         if !self.annotations.contains(&a) {
             self.annotations.push(a);
         }
+    }
+
+    /// Accounts for samples read by a selector evaluated over grid `g`:
+    /// `held[i]` at step `i`. Steps of subquery grids are attributed to the
+    /// last step of the query, as Prometheus does.
+    pub(crate) fn account_samples(&mut self, g: Grid, held: &[usize]) -> EvalResult<()> {
+        let total: usize = held.iter().sum();
+        self.total_samples += total as u64;
+        if let Some(top) = self.top_grid {
+            if self.step_samples.len() != top.len() {
+                self.step_samples = vec![0; top.len()];
+            }
+            if g == top {
+                for (acc, n) in self.step_samples.iter_mut().zip(held) {
+                    *acc += *n as u64;
+                }
+            } else if let Some(last) = self.step_samples.last_mut() {
+                *last += total as u64;
+            }
+        }
+        for &n in held {
+            self.hold_samples(n)?;
+        }
+        Ok(())
     }
 
     /// Accounts for `n` samples held at one step.
@@ -293,12 +339,31 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
     ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
         let groups = selector_matchers(vs)?;
+        self.select_groups(&groups, mint, maxt)
+    }
+
+    /// Selects the series matching all of `matchers` in `[mint, maxt]`.
+    pub(crate) fn select_matchers(
+        &mut self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
+        self.select_groups(&[matchers.to_vec()], mint, maxt)
+    }
+
+    fn select_groups(
+        &mut self,
+        groups: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> EvalResult<Vec<(Labels, Vec<vigil_model::Sample>)>> {
         let querier = self
             .storage
             .querier(self.tenant, TimeRange::new(mint, maxt))?;
         let mut out: Vec<(Labels, Vec<vigil_model::Sample>)> = Vec::new();
         let mut seen: HashMap<Labels, ()> = HashMap::new();
-        for group in &groups {
+        for group in groups {
             let set = querier.select(group, &SelectHints::default())?;
             for series in set {
                 self.check()?;
@@ -311,7 +376,6 @@ impl<'a> Evaluator<'a> {
                     .into_iter()
                     .filter(|s| s.timestamp_ms >= mint && s.timestamp_ms <= maxt)
                     .collect();
-                self.total_samples += samples.len() as u64;
                 out.push((series.labels, samples));
             }
         }
@@ -336,6 +400,9 @@ impl<'a> Evaluator<'a> {
             Some(a) => (a - off, a - off),
             None => (g.start - off, g.end - off),
         };
+        if range_modifier(vs) == RangeModifier::Smoothed && !orig_ts {
+            return self.eval_smoothed_selector(vs, g, at, off, first_ref, last_ref);
+        }
         let raw = self.select(vs, first_ref - self.lookback_ms + 1, last_ref)?;
         let mut out = Vec::with_capacity(raw.len());
         let mut held = vec![0usize; g.len()];
@@ -375,8 +442,60 @@ impl<'a> Evaluator<'a> {
                 });
             }
         }
-        for n in held {
-            self.hold_samples(n)?;
+        self.account_samples(g, &held)?;
+        Ok(out)
+    }
+
+    /// `metric smoothed`: the value at each step is interpolated between the
+    /// samples around it (within the lookback delta on both sides).
+    fn eval_smoothed_selector(
+        &mut self,
+        vs: &VectorSelector,
+        g: Grid,
+        at: Option<i64>,
+        off: i64,
+        first_ref: i64,
+        last_ref: i64,
+    ) -> EvalResult<Vec<Series>> {
+        let lb = self.lookback_ms;
+        let raw = self.select(vs, first_ref - lb + 1, last_ref + lb)?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (labels, samples) in raw {
+            self.check()?;
+            let pts: Vec<Point> = samples
+                .iter()
+                .filter(|s| !is_stale_nan(s.value))
+                .map(|s| Point {
+                    t_ms: s.timestamp_ms,
+                    v: s.value,
+                })
+                .collect();
+            let mut points = Vec::new();
+            for (_, ts) in g.iter() {
+                let data_ts = at.unwrap_or(ts) - off;
+                let lo = pts.partition_point(|p| p.t_ms <= data_ts - lb);
+                let hi = pts.partition_point(|p| p.t_ms <= data_ts + lb);
+                let window = &pts[lo..hi];
+                let i = window.partition_point(|p| p.t_ms < data_ts);
+                let v = if i < window.len() && window[i].t_ms == data_ts {
+                    window[i].v
+                } else if i > 0 && i < window.len() {
+                    let (p1, p2) = (window[i - 1], window[i]);
+                    p1.v + (p2.v - p1.v) * (data_ts - p1.t_ms) as f64 / (p2.t_ms - p1.t_ms) as f64
+                } else if i > 0 {
+                    window[i - 1].v
+                } else {
+                    continue;
+                };
+                points.push(Point { t_ms: ts, v });
+            }
+            if !points.is_empty() {
+                out.push(Series {
+                    labels,
+                    points,
+                    drop_name: false,
+                });
+            }
         }
         Ok(out)
     }

@@ -195,9 +195,10 @@ impl Evaluator<'_> {
             "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
                 let mut v = self.arg_vector(&args, 0, g)?;
                 if self.query_step != 0 {
-                    self.warn(
-                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels",
-                    );
+                    let pos = self.pos(&Expr::Call(c.clone()));
+                    self.warn(format!(
+                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels{pos}"
+                    ));
                 }
                 if g.len() == 1 {
                     let names: Vec<String> = args
@@ -210,6 +211,7 @@ impl Evaluator<'_> {
                 Ok(Val::Vector(v))
             }
             "label_replace" => self.label_replace(&args, g),
+            "info" => self.info_function(&args, g),
             "label_join" => self.label_join(&args, g),
             "histogram_quantile" => self.histogram_quantile(&args, g),
             "histogram_fraction" => self.histogram_fraction(&args, g),
@@ -348,7 +350,14 @@ impl Evaluator<'_> {
             }
             _ => {}
         }
-        self.check_range_params(name, &params)?;
+        let param_pos = args
+            .iter()
+            .enumerate()
+            .find(|(i, _)| *i != matrix_idx)
+            .map(|(_, a)| self.pos(a))
+            .unwrap_or_default();
+        let matrix_pos = self.pos(args[matrix_idx]);
+        self.check_range_params(name, &params, &param_pos)?;
 
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
         let (extra_before, extra_after) = match data.modifier {
@@ -408,9 +417,7 @@ impl Evaluator<'_> {
                 });
             }
         }
-        for n in held {
-            self.hold_samples(n)?;
-        }
+        self.account_samples(g, &held)?;
         if name == "rate" || name == "increase" {
             for s in &out {
                 if let Some(metric) = s.labels.get(METRIC_NAME)
@@ -419,7 +426,7 @@ impl Evaluator<'_> {
                         .any(|suffix| metric.ends_with(suffix))
                 {
                     self.info(format!(
-                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}{matrix_pos}"
                     ));
                 }
             }
@@ -449,14 +456,14 @@ impl Evaluator<'_> {
         Ok(Val::Vector(out))
     }
 
-    fn check_range_params(&mut self, name: &str, params: &[Vec<f64>]) -> EvalResult<()> {
+    fn check_range_params(&mut self, name: &str, params: &[Vec<f64>], pos: &str) -> EvalResult<()> {
         match name {
             "quantile_over_time" => {
                 if let Some(qs) = params.first()
                     && let Some(&q) = qs.iter().find(|q| q.is_nan() || !(0.0..=1.0).contains(*q))
                 {
                     self.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
                         format_go_float(q)
                     ));
                 }
@@ -553,7 +560,11 @@ impl Evaluator<'_> {
     }
 
     /// Groups classic bucket series by their labels without `le`.
-    fn bucket_groups(&mut self, v: &[Series]) -> (Vec<Labels>, Vec<Option<(usize, f64)>>) {
+    fn bucket_groups(
+        &mut self,
+        v: &[Series],
+        pos: &str,
+    ) -> (Vec<Labels>, Vec<Option<(usize, f64)>>) {
         let mut sig_index: HashMap<Labels, usize> = HashMap::new();
         let mut out_labels = Vec::new();
         let mut series_group = Vec::with_capacity(v.len());
@@ -561,7 +572,7 @@ impl Evaluator<'_> {
             let le = s.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
                 self.warn(format!(
-                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}{pos}",
                     s.labels.get("le").unwrap_or(""),
                     s.labels.get(METRIC_NAME).unwrap_or("")
                 ));
@@ -583,16 +594,18 @@ impl Evaluator<'_> {
         let q = self.arg_scalar(args, 0, g)?;
         let v = self.arg_vector(args, 1, g)?;
         if let Some(&bad) = q.iter().find(|q| q.is_nan() || !(0.0..=1.0).contains(*q)) {
+            let pos = self.pos(args[0]);
             self.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
                 format_go_float(bad)
             ));
         }
-        self.bucket_function(&v, g, |i, buckets, ev, name| {
+        let pos = self.pos(args[1]);
+        self.bucket_function(&v, g, &pos, |i, buckets, ev, name| {
             let r = bucket_quantile(q[i], buckets);
             if r.forced_monotonic {
                 ev.info(format!(
-                    "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+                    "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{pos}"
                 ));
             }
             vec![(None, r.value)]
@@ -612,16 +625,25 @@ impl Evaluator<'_> {
         }
         let mut qs = Vec::new();
         for i in 2..args.len() {
-            qs.push(self.arg_scalar(args, i, g)?);
+            let q = self.arg_scalar(args, i, g)?;
+            if let Some(&bad) = q.iter().find(|q| q.is_nan() || !(0.0..=1.0).contains(*q)) {
+                let pos = self.pos(args[i]);
+                self.warn(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
+                    format_go_float(bad)
+                ));
+            }
+            qs.push(q);
         }
-        self.bucket_function(&v, g, |i, buckets, ev, name| {
+        let pos = self.pos(args[0]);
+        self.bucket_function(&v, g, &pos, |i, buckets, ev, name| {
             let mut out = Vec::with_capacity(qs.len());
             for q in &qs {
                 let mut b = buckets.clone();
                 let r = bucket_quantile(q[i], &mut b);
                 if r.forced_monotonic {
                     ev.info(format!(
-                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{pos}"
                     ));
                 }
                 out.push((Some((label.clone(), format_openmetrics_float(q[i]))), r.value));
@@ -634,7 +656,8 @@ impl Evaluator<'_> {
         let lower = self.arg_scalar(args, 0, g)?;
         let upper = self.arg_scalar(args, 1, g)?;
         let v = self.arg_vector(args, 2, g)?;
-        self.bucket_function(&v, g, |i, buckets, _, _| {
+        let pos = self.pos(args[2]);
+        self.bucket_function(&v, g, &pos, |i, buckets, _, _| {
             vec![(None, bucket_fraction(lower[i], upper[i], buckets))]
         })
     }
@@ -643,6 +666,7 @@ impl Evaluator<'_> {
         &mut self,
         v: &[Series],
         g: Grid,
+        pos: &str,
         mut f: impl FnMut(
             usize,
             &mut Vec<Bucket>,
@@ -650,7 +674,7 @@ impl Evaluator<'_> {
             &str,
         ) -> Vec<(Option<(String, String)>, f64)>,
     ) -> EvalResult<Val> {
-        let (group_labels, series_group) = self.bucket_groups(v);
+        let (group_labels, series_group) = self.bucket_groups(v, pos);
         let mut builder = crate::eval::SeriesBuilder::new();
         let mut cursor = StepCursor::new(v.len());
         let mut vals = Vec::new();
@@ -687,6 +711,296 @@ impl Evaluator<'_> {
                     builder.push(labels, true, ts, v)?;
                 }
                 buckets[gi] = b;
+            }
+        }
+        Ok(Val::Vector(builder.finish()))
+    }
+}
+
+/// The `@` time and accumulated offset of the first vector selector of an
+/// expression (pre-order), looking through enclosing subqueries when the
+/// selector has no `@` of its own.
+fn first_selector_time(
+    ev: &Evaluator<'_>,
+    e: &Expr,
+    path: &mut Vec<(Option<i64>, i64)>,
+) -> Option<(Option<i64>, i64)> {
+    match e {
+        Expr::VectorSelector(vs) => {
+            let mut at = ev.at_ms(&vs.at);
+            let mut offset = crate::eval::offset_ms(&vs.offset);
+            for (sq_at, sq_off) in path.iter().rev() {
+                if at.is_some() {
+                    break;
+                }
+                offset += sq_off;
+                at = *sq_at;
+            }
+            Some((at, offset))
+        }
+        Expr::MatrixSelector(ms) => {
+            first_selector_time(ev, &Expr::VectorSelector(ms.vs.clone()), path)
+        }
+        Expr::Subquery(sq) => {
+            path.push((ev.at_ms(&sq.at), crate::eval::offset_ms(&sq.offset)));
+            let r = first_selector_time(ev, &sq.expr, path);
+            path.pop();
+            r
+        }
+        Expr::Aggregate(a) => a
+            .param
+            .as_deref()
+            .and_then(|p| first_selector_time(ev, p, path))
+            .or_else(|| first_selector_time(ev, &a.expr, path)),
+        Expr::Unary(u) => first_selector_time(ev, &u.expr, path),
+        Expr::Binary(b) => {
+            first_selector_time(ev, &b.lhs, path).or_else(|| first_selector_time(ev, &b.rhs, path))
+        }
+        Expr::Paren(p) => first_selector_time(ev, &p.expr, path),
+        Expr::Call(c) => c
+            .args
+            .args
+            .iter()
+            .find_map(|a| first_selector_time(ev, a, path)),
+        _ => None,
+    }
+}
+
+const IDENTIFYING_LABELS: [&str; 2] = ["instance", "job"];
+
+impl Evaluator<'_> {
+    /// `info(v [, selector])`: enriches series with the data labels of
+    /// matching info metrics (`target_info` by default), joined on
+    /// `instance` and `job`.
+    fn info_function(&mut self, args: &[&Expr], g: Grid) -> EvalResult<Val> {
+        use vigil_model::{MatchOp, Matcher};
+        let first = args
+            .first()
+            .ok_or_else(|| QueryError::bad_data("info() needs an argument"))?;
+        let (at, offset) = first_selector_time(self, first, &mut Vec::new()).unwrap_or((None, 0));
+        let base = self.eval_vector(first, g)?;
+        // Data label matchers of the second argument, by label name.
+        let mut data: Vec<(String, Vec<Matcher>)> = Vec::new();
+        let mut name_matchers: Vec<Matcher> = Vec::new();
+        if let Some(sel) = args.get(1) {
+            let Expr::VectorSelector(vs) = unwrap_parens(sel) else {
+                return Err(QueryError::bad_data(
+                    "info() second argument must be a label selector",
+                ));
+            };
+            let groups = crate::eval::selector_matchers(vs)?;
+            for m in groups.into_iter().flatten() {
+                if m.name == METRIC_NAME {
+                    name_matchers.push(m.clone());
+                }
+                match data.iter_mut().find(|(n, _)| *n == m.name) {
+                    Some((_, ms)) => ms.push(m),
+                    None => data.push((m.name.clone(), vec![m])),
+                }
+            }
+        } else {
+            name_matchers.push(Matcher::equal(METRIC_NAME, "target_info"));
+        }
+        let effective = |ms: &[Matcher]| -> Vec<Matcher> {
+            if ms
+                .iter()
+                .any(|m| matches!(m.op, MatchOp::Equal | MatchOp::Regex))
+            {
+                return ms.to_vec();
+            }
+            if !ms.is_empty() {
+                let mut out = Vec::with_capacity(ms.len() + 1);
+                if let Ok(m) = Matcher::new(MatchOp::Regex, METRIC_NAME, ".+_info") {
+                    out.push(m);
+                }
+                out.extend(ms.iter().cloned());
+                return out;
+            }
+            vec![Matcher::equal(METRIC_NAME, "target_info")]
+        };
+        let effective_names = effective(&name_matchers);
+        let ignored: Vec<bool> = base
+            .iter()
+            .map(|s| {
+                let name = s.labels.get(METRIC_NAME).unwrap_or("");
+                effective_names.iter().all(|m| m.matches(name))
+            })
+            .collect();
+        // Identifying label values of the series to enrich.
+        let mut id_values: Vec<(&str, Vec<String>)> = Vec::new();
+        for (s, ign) in base.iter().zip(&ignored) {
+            if *ign {
+                continue;
+            }
+            for l in IDENTIFYING_LABELS {
+                if let Some(v) = s.labels.get(l) {
+                    match id_values.iter_mut().find(|(n, _)| *n == l) {
+                        Some((_, vals)) => {
+                            if !vals.iter().any(|x| x == v) {
+                                vals.push(v.to_string());
+                            }
+                        }
+                        None => id_values.push((l, vec![v.to_string()])),
+                    }
+                }
+            }
+        }
+        let data_names: Vec<Matcher> = data
+            .iter()
+            .flat_map(|(_, ms)| ms.iter())
+            .filter(|m| m.name == METRIC_NAME)
+            .cloned()
+            .collect();
+        data.retain_mut(|(_, ms)| {
+            ms.retain(|m| m.name != METRIC_NAME);
+            !ms.is_empty()
+        });
+        let mut info_series: Vec<Series> = Vec::new();
+        if !id_values.is_empty() {
+            let mut matchers: Vec<Matcher> = Vec::new();
+            for (name, vals) in &id_values {
+                let re = vals
+                    .iter()
+                    .map(|v| regex::escape(v))
+                    .collect::<Vec<_>>()
+                    .join("|");
+                matchers.push(
+                    Matcher::new(MatchOp::Regex, *name, re)
+                        .map_err(|e| QueryError::execution(e.to_string()))?,
+                );
+            }
+            for (_, ms) in &data {
+                matchers.extend(ms.iter().cloned());
+            }
+            matchers.extend(effective(&data_names));
+            let (first_ref, last_ref) = match at {
+                Some(a) => (a - offset, a - offset),
+                None => (g.start - offset, g.end - offset),
+            };
+            let raw =
+                self.select_matchers(&matchers, first_ref - self.lookback_ms + 1, last_ref)?;
+            for (labels, samples) in raw {
+                let mut points = Vec::new();
+                for (_, ts) in g.iter() {
+                    let rf = at.unwrap_or(ts) - offset;
+                    let idx = samples.partition_point(|s| s.timestamp_ms <= rf);
+                    if idx == 0 {
+                        continue;
+                    }
+                    let smp = samples[idx - 1];
+                    if smp.timestamp_ms <= rf - self.lookback_ms
+                        || vigil_model::is_stale_nan(smp.value)
+                    {
+                        continue;
+                    }
+                    points.push(Point {
+                        t_ms: ts,
+                        v: smp.timestamp_ms as f64,
+                    });
+                }
+                if !points.is_empty() {
+                    info_series.push(Series {
+                        labels,
+                        points,
+                        drop_name: false,
+                    });
+                }
+            }
+        }
+        let sig = |name: &str, labels: &Labels| -> String {
+            let mut s = name.to_string();
+            for l in IDENTIFYING_LABELS {
+                s.push('\u{ff}');
+                s.push_str(labels.get(l).unwrap_or(""));
+            }
+            s
+        };
+        let mut info_names: Vec<String> = Vec::new();
+        for s in &info_series {
+            let n = s.labels.get(METRIC_NAME).unwrap_or("").to_string();
+            if !info_names.contains(&n) {
+                info_names.push(n);
+            }
+        }
+        let info_sigs: Vec<String> = info_series
+            .iter()
+            .map(|s| sig(s.labels.get(METRIC_NAME).unwrap_or(""), &s.labels))
+            .collect();
+        let all_match_empty = data.iter().all(|(_, ms)| ms.iter().all(|m| m.matches("")));
+        let mut builder = crate::eval::SeriesBuilder::new();
+        let mut bcur = StepCursor::new(base.len());
+        let mut icur = StepCursor::new(info_series.len());
+        let (mut bvals, mut ivals) = (Vec::new(), Vec::new());
+        for (_, ts) in g.iter() {
+            self.check()?;
+            bcur.values_at(&base, ts, &mut bvals);
+            icur.values_at(&info_series, ts, &mut ivals);
+            if bvals.is_empty() {
+                continue;
+            }
+            let mut by_sig: HashMap<&str, (usize, f64)> = HashMap::new();
+            for &(j, orig_t) in &ivals {
+                let key = info_sigs[j].as_str();
+                match by_sig.get(key) {
+                    Some(&(k, existing)) => {
+                        if existing < orig_t {
+                            by_sig.insert(key, (j, orig_t));
+                        } else if existing == orig_t {
+                            return Err(QueryError::execution(format!(
+                                "found duplicate series for info metric: existing {} @ {}, new {} @ {}",
+                                info_series[k].labels,
+                                existing as i64,
+                                info_series[j].labels,
+                                orig_t as i64
+                            )));
+                        }
+                    }
+                    None => {
+                        by_sig.insert(key, (j, orig_t));
+                    }
+                }
+            }
+            for &(i, v) in &bvals {
+                let s = &base[i];
+                if ignored[i] {
+                    builder.push(s.labels.clone(), s.drop_name, ts, v)?;
+                    continue;
+                }
+                let mut added: Vec<Label> = Vec::new();
+                let mut seen = 0usize;
+                for name in &info_names {
+                    let Some(&(j, _)) = by_sig.get(sig(name, &s.labels).as_str()) else {
+                        continue;
+                    };
+                    seen += 1;
+                    for l in info_series[j].labels.iter() {
+                        if l.name == METRIC_NAME {
+                            continue;
+                        }
+                        if !data.is_empty() && !data.iter().any(|(n, _)| *n == l.name) {
+                            continue;
+                        }
+                        if let Some(prev) = added.iter().find(|a| a.name == l.name) {
+                            if prev.value != l.value {
+                                return Err(QueryError::execution(format!(
+                                    "conflicting label: {}",
+                                    l.name
+                                )));
+                            }
+                            continue;
+                        }
+                        if s.labels.get(&l.name).is_some() {
+                            continue;
+                        }
+                        added.push(l.clone());
+                    }
+                }
+                if seen == 0 && !all_match_empty {
+                    continue;
+                }
+                let mut labels: Vec<Label> = s.labels.iter().cloned().collect();
+                labels.extend(added);
+                builder.push(labels_from(labels), s.drop_name, ts, v)?;
             }
         }
         Ok(Val::Vector(builder.finish()))
@@ -1147,7 +1461,9 @@ fn instant_value(pts: &[Point], is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut v = b.v;
-    if !is_rate || !(b.v < a.v) {
+    // NaNs compare false, so a NaN pair counts as "no reset" (as upstream).
+    let reset = b.v < a.v;
+    if !is_rate || !reset {
         v = b.v - a.v;
     }
     if is_rate {
