@@ -478,16 +478,13 @@ async fn stats_have_prometheus_shape() {
         samples["totalQueryableSamples"].as_u64().unwrap() >= 6,
         "{samples}"
     );
-    // Per-step counts appear exactly when the engine collected them (see promjson's tests).
-    if let Some(per_step) = samples.get("totalQueryableSamplesPerStep") {
-        let times: Vec<f64> = per_step
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p[0].as_f64().unwrap())
-            .collect();
-        assert_eq!(times, vec![0.0, 15.0, 30.0]);
-    }
+    let times: Vec<f64> = samples["totalQueryableSamplesPerStep"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no per-step samples in {samples}"))
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    assert_eq!(times, vec![0.0, 15.0, 30.0]);
     let plain = get(&s, "/api/v1/query?query=up&time=300").await.json();
     assert!(plain["data"].get("stats").is_none());
 }
