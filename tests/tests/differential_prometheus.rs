@@ -144,8 +144,10 @@ fn free_port() -> u16 {
 }
 
 /// The exposition of exporter `instance` at its `n`-th scrape. Every value is a deterministic
-/// function of (instance, n); counters start high so that rate extrapolation never clamps at
-/// zero, and no two series tie where topk/bottomk/sort would have to break the tie.
+/// function of (instance, n). Counters start high so that rate extrapolation never clamps at
+/// zero: Prometheus 2.42 applies that clamp before its extrapolation threshold and current
+/// Prometheus (like Vigil) after it, so near-zero counters would rightly differ. No two series
+/// tie where topk/bottomk/sort would have to break the tie.
 fn exposition(instance: u64, n: u64) -> String {
     let i = instance as f64;
     let nf = n as f64;
