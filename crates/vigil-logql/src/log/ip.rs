@@ -89,7 +89,12 @@ impl IpMatcher {
             .filter(|t| t.len() >= 2)
             .any(|t| {
                 let trimmed = t.trim_matches(|c| c == '.' || c == ':');
-                [t, trimmed]
+                // `1.2.3.4:80`: an IPv4 address followed by a port.
+                let no_port = match trimmed.rsplit_once(':') {
+                    Some((host, _)) if host.contains('.') => host,
+                    _ => trimmed,
+                };
+                [t, trimmed, no_port]
                     .iter()
                     .any(|t| t.parse::<IpAddr>().is_ok_and(|ip| self.contains(ip)))
             })

@@ -893,8 +893,11 @@ impl Parser {
                 Tok::Ident(kw)
                     if STAGE_KEYWORDS.contains(&kw.as_str()) && !is_filter_op(self.peek_at(2)) =>
                 {
+                    let kw = kw.clone();
                     self.next();
-                    return Err(self.unexpected(&["IDENTIFIER", "("]));
+                    return Err(self.error_here(format!(
+                        "syntax error: unexpected {kw}, expecting IDENTIFIER or ("
+                    )));
                 }
                 Tok::Ident(_) | Tok::Punct("(") => {
                     self.next();
