@@ -596,6 +596,12 @@ const STAGE_KEYWORDS: [&str; 11] = [
     "unwrap",
 ];
 
+/// After a stage keyword, an operator that makes it a label filter on a label of that name
+/// (`| json="x"`). `!=` and `!~` are not included: after a keyword they start a line filter.
+fn is_keyword_filter_op(tok: &Tok) -> bool {
+    matches!(tok, Tok::Punct("=" | "=~" | ">" | ">=" | "<" | "<=" | "=="))
+}
+
 fn is_filter_op(tok: &Tok) -> bool {
     matches!(
         tok,
@@ -626,7 +632,7 @@ impl Parser {
                     match next {
                         Tok::Ident(ref kw)
                             if STAGE_KEYWORDS.contains(&kw.as_str())
-                                && !is_filter_op(self.peek_at(2)) =>
+                                && !is_keyword_filter_op(self.peek_at(2)) =>
                         {
                             self.next();
                             self.next();
@@ -891,7 +897,8 @@ impl Parser {
         while self.is_punct("|") {
             match self.peek_at(1) {
                 Tok::Ident(kw)
-                    if STAGE_KEYWORDS.contains(&kw.as_str()) && !is_filter_op(self.peek_at(2)) =>
+                    if STAGE_KEYWORDS.contains(&kw.as_str())
+                        && !is_keyword_filter_op(self.peek_at(2)) =>
                 {
                     let kw = kw.clone();
                     self.next();
