@@ -174,6 +174,28 @@ fn sample_expr() -> impl Strategy<Value = SampleExpr> {
     })
 }
 
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let q = format!("{}vector(1){}", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(
+        parse(&q)
+            .unwrap_err()
+            .to_string()
+            .contains("nested too deeply")
+    );
+    let f = format!(
+        "{{app=\"x\"}} | {}a=\"1\"{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert!(
+        parse(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("nested too deeply")
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

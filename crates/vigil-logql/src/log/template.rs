@@ -470,6 +470,9 @@ fn lex_action(s: &str) -> Result<Vec<TTok>, String> {
 
 fn parse_pipeline(src: &str) -> Result<Pipeline, String> {
     let toks = lex_action(src)?;
+    if toks.iter().filter(|t| **t == TTok::Open).count() > 64 {
+        return Err("action nested too deeply".to_string());
+    }
     let mut pos = 0;
     let p = parse_pipe_toks(&toks, &mut pos)?;
     if pos != toks.len() {

@@ -9,7 +9,11 @@ use super::lexer::{Tok, Token, tokenize};
 /// Parses a LogQL query.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
     let tokens = tokenize(query)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let expr = p.parse_expr(0)?;
     if !matches!(p.peek(), Tok::Eof) {
         return Err(p.unexpected(&[]));
@@ -59,7 +63,11 @@ enum Node {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Nesting depth of expressions, bounded so hostile input cannot overflow the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 200;
 
 fn binop_of(tok: &Tok) -> Option<BinOp> {
     Some(match tok {
@@ -183,6 +191,16 @@ impl Parser {
     // ---- expressions ----
 
     fn parse_expr(&mut self, min_prec: u8) -> Result<Node, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error_here("syntax error: expression nested too deeply"));
+        }
+        let result = self.parse_expr_inner(min_prec);
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_expr_inner(&mut self, min_prec: u8) -> Result<Node, ParseError> {
         let mut lhs = self.parse_unary()?;
         while let Some(op) = binop_of(self.peek()) {
             let prec = op.precedence();
@@ -931,6 +949,16 @@ impl Parser {
     }
 
     fn parse_label_filter(&mut self) -> Result<LabelFilter, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error_here("syntax error: label filter nested too deeply"));
+        }
+        let result = self.parse_label_filter_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_label_filter_inner(&mut self) -> Result<LabelFilter, ParseError> {
         let mut lhs = self.parse_label_filter_and()?;
         while self.is_ident("or") {
             self.next();
