@@ -1,0 +1,594 @@
+//! Line-level execution of a LogQL pipeline.
+
+use regex::Regex;
+use vigil_model::{Label, Labels, Matcher};
+
+use super::ip::IpMatcher;
+use super::json::{PathSeg, parse_path};
+use super::parsers::{self, RegexpParser};
+use super::pattern::Pattern;
+use super::template::{Template, TemplateData};
+use crate::syntax::{
+    CmpOp, FilterValue, LabelFilter, LabelFmt, LineFilterOp, LogExpr, NameMatcher, ParserStage,
+    Stage, Unwrap, UnwrapConv,
+    units::{parse_bytes, parse_duration_ns},
+};
+
+/// The label that carries a pipeline error.
+pub const ERROR_LABEL: &str = "__error__";
+/// The label that carries the error's details.
+pub const ERROR_DETAILS_LABEL: &str = "__error_details__";
+/// `__error__` when a label filter cannot convert a value.
+pub const LABEL_FILTER_ERR: &str = "LabelFilterErr";
+/// `__error__` when `unwrap` cannot convert a value.
+pub const SAMPLE_EXTRACTION_ERR: &str = "SampleExtractionErr";
+/// `__error__` when a `line_format`/`label_format` template fails.
+pub const TEMPLATE_FORMAT_ERR: &str = "TemplateFormatErr";
+
+/// Where a label of a processed entry comes from (Loki's `categorize-labels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    Stream,
+    Metadata,
+    Parsed,
+}
+
+/// The mutable label set of one entry while it runs through the stages.
+#[derive(Debug, Clone)]
+pub struct LabelBuilder {
+    base: Labels,
+    items: Vec<(String, String, LabelKind)>,
+}
+
+impl LabelBuilder {
+    fn new(stream: &Labels, metadata: &Labels) -> Self {
+        let mut items: Vec<(String, String, LabelKind)> = stream
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone(), LabelKind::Stream))
+            .collect();
+        let mut b = Self {
+            base: stream.clone(),
+            items: Vec::new(),
+        };
+        std::mem::swap(&mut b.items, &mut items);
+        for l in metadata.iter() {
+            b.set(l.name.clone(), l.value.clone(), LabelKind::Metadata);
+        }
+        b
+    }
+
+    /// The current value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    /// True when the stream (not the parsers) has label `name`.
+    pub fn base_has(&self, name: &str) -> bool {
+        self.base.get(name).is_some()
+    }
+
+    /// Sets or replaces a label.
+    pub fn set(&mut self, name: String, value: String, kind: LabelKind) {
+        if let Some(item) = self.items.iter_mut().find(|(n, _, _)| *n == name) {
+            item.1 = value;
+            item.2 = kind;
+        } else {
+            self.items.push((name, value, kind));
+        }
+    }
+
+    /// Removes a label.
+    pub fn del(&mut self, name: &str) {
+        self.items.retain(|(n, _, _)| n != name);
+    }
+
+    /// True when `__error__` is set.
+    pub fn has_error(&self) -> bool {
+        self.get(ERROR_LABEL).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Records an error unless one is already set (the first error wins).
+    pub fn set_error(&mut self, err: &str, details: &str) {
+        if self.has_error() {
+            return;
+        }
+        self.set(ERROR_LABEL.to_string(), err.to_string(), LabelKind::Parsed);
+        if !details.is_empty() {
+            self.set(
+                ERROR_DETAILS_LABEL.to_string(),
+                details.to_string(),
+                LabelKind::Parsed,
+            );
+        }
+    }
+
+    fn to_labels(&self, filter: impl Fn(LabelKind) -> bool) -> Labels {
+        let v: Vec<Label> = self
+            .items
+            .iter()
+            .filter(|(_, v, k)| filter(*k) && !v.is_empty())
+            .map(|(n, v, _)| Label::new(n.clone(), v.clone()))
+            .collect();
+        // Names are unique by construction.
+        Labels::from_unsorted_unique(v).unwrap_or_default()
+    }
+}
+
+/// The result of running one entry through a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedLine {
+    /// The (possibly rewritten) line.
+    pub line: String,
+    /// All labels: stream, structured metadata and parsed (empty values dropped).
+    pub labels: Labels,
+    /// The stream labels alone (after `drop`/`keep`/`label_format`).
+    pub stream: Labels,
+    /// Structured metadata labels alone.
+    pub metadata: Labels,
+    /// Labels added by parsers and formatters alone (including `__error__`).
+    pub parsed: Labels,
+    /// The unwrapped sample value, when the pipeline has an `unwrap` stage.
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+enum LineMatcher {
+    Contains(String),
+    Regex(Regex),
+    Pattern(Pattern),
+    Ip(IpMatcher),
+}
+
+impl LineMatcher {
+    fn matches(&self, line: &str) -> bool {
+        match self {
+            LineMatcher::Contains(s) => line.contains(s.as_str()),
+            LineMatcher::Regex(r) => r.is_match(line),
+            LineMatcher::Pattern(p) => p.captures(line, true).is_some(),
+            LineMatcher::Ip(ip) => ip.matches_line(line),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum CFilter {
+    And(Box<CFilter>, Box<CFilter>),
+    Or(Box<CFilter>, Box<CFilter>),
+    Str(Matcher),
+    Ip {
+        name: String,
+        negate: bool,
+        ip: IpMatcher,
+    },
+    Num {
+        name: String,
+        op: CmpOp,
+        value: f64,
+    },
+    Dur {
+        name: String,
+        op: CmpOp,
+        ns: i64,
+    },
+    Bytes {
+        name: String,
+        op: CmpOp,
+        bytes: u64,
+    },
+}
+
+impl CFilter {
+    fn compile(f: &LabelFilter) -> Result<Self, String> {
+        Ok(match f {
+            LabelFilter::And(a, b) => {
+                CFilter::And(Box::new(Self::compile(a)?), Box::new(Self::compile(b)?))
+            }
+            LabelFilter::Or(a, b) => {
+                CFilter::Or(Box::new(Self::compile(a)?), Box::new(Self::compile(b)?))
+            }
+            LabelFilter::String { name, op, value } => CFilter::Str(
+                Matcher::new(*op, name.clone(), value.clone()).map_err(|e| e.to_string())?,
+            ),
+            LabelFilter::Ip {
+                name,
+                negate,
+                pattern,
+            } => CFilter::Ip {
+                name: name.clone(),
+                negate: *negate,
+                ip: IpMatcher::new(pattern)?,
+            },
+            LabelFilter::Number { name, op, value } => CFilter::Num {
+                name: name.clone(),
+                op: *op,
+                value: *value,
+            },
+            LabelFilter::Duration { name, op, ns } => CFilter::Dur {
+                name: name.clone(),
+                op: *op,
+                ns: *ns,
+            },
+            LabelFilter::Bytes { name, op, bytes } => CFilter::Bytes {
+                name: name.clone(),
+                op: *op,
+                bytes: *bytes,
+            },
+        })
+    }
+
+    fn eval(&self, lb: &mut LabelBuilder) -> bool {
+        match self {
+            CFilter::And(a, b) => a.eval(lb) && b.eval(lb),
+            CFilter::Or(a, b) => a.eval(lb) || b.eval(lb),
+            CFilter::Str(m) => m.matches(lb.get(&m.name).unwrap_or("")),
+            CFilter::Ip { name, negate, ip } => {
+                let hit = ip.matches_value(lb.get(name).unwrap_or(""));
+                hit != *negate
+            }
+            CFilter::Num { name, op, value } => typed_filter(lb, name, |v| {
+                v.trim()
+                    .parse::<f64>()
+                    .map(|x| op.apply(x, *value))
+                    .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax"))
+            }),
+            CFilter::Dur { name, op, ns } => typed_filter(lb, name, |v| {
+                parse_duration_ns(v.trim())
+                    .map(|x| op.apply(x, *ns))
+                    .map_err(|_| format!("time: invalid duration {v:?}"))
+            }),
+            CFilter::Bytes { name, op, bytes } => typed_filter(lb, name, |v| {
+                parse_bytes(v)
+                    .map(|x| op.apply(x, *bytes))
+                    .map_err(|_| format!("invalid byte size {v:?}"))
+            }),
+        }
+    }
+}
+
+/// Numeric/duration/bytes filters: entries already in error pass untouched; a missing
+/// label fails the filter; a value that does not convert keeps the entry with
+/// `__error__="LabelFilterErr"`.
+fn typed_filter(
+    lb: &mut LabelBuilder,
+    name: &str,
+    cmp: impl Fn(&str) -> Result<bool, String>,
+) -> bool {
+    if lb.has_error() {
+        return true;
+    }
+    let Some(v) = lb.get(name) else {
+        return false;
+    };
+    match cmp(v) {
+        Ok(b) => b,
+        Err(e) => {
+            lb.set_error(LABEL_FILTER_ERR, &e);
+            true
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum CFmt {
+    Rename { dst: String, src: String },
+    Template { dst: String, t: Template },
+}
+
+#[derive(Debug, Clone)]
+enum CStage {
+    Line {
+        negative: bool,
+        matchers: Vec<LineMatcher>,
+    },
+    JsonAll,
+    JsonPaths(Vec<(String, Vec<PathSeg>)>),
+    Logfmt {
+        strict: bool,
+        keep_empty: bool,
+        ex: Vec<(String, String)>,
+    },
+    Regexp(RegexpParser),
+    Pattern(Pattern),
+    Unpack,
+    Filter(CFilter),
+    LineFormat(Template),
+    LabelFormat(Vec<CFmt>),
+    Drop(Vec<(String, Option<Matcher>)>),
+    Keep(Vec<(String, Option<Matcher>)>),
+    Decolorize(Regex),
+}
+
+#[derive(Debug, Clone)]
+struct CUnwrap {
+    label: String,
+    conv: UnwrapConv,
+    post: Vec<CFilter>,
+}
+
+/// A compiled pipeline: runs one entry at a time, holds no per-entry state, and can be
+/// shared between threads.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    stages: Vec<CStage>,
+    unwrap: Option<CUnwrap>,
+}
+
+fn compile_names(names: &[NameMatcher]) -> Result<Vec<(String, Option<Matcher>)>, String> {
+    names
+        .iter()
+        .map(|n| {
+            let m = match &n.matcher {
+                Some((op, v)) => {
+                    Some(Matcher::new(*op, n.name.clone(), v.clone()).map_err(|e| e.to_string())?)
+                }
+                None => None,
+            };
+            Ok((n.name.clone(), m))
+        })
+        .collect()
+}
+
+impl Pipeline {
+    /// Compiles the stages of a log expression (log queries).
+    pub fn new(log: &LogExpr) -> Result<Self, String> {
+        Self::with_unwrap(log, None)
+    }
+
+    /// Compiles the stages plus an `unwrap` (metric queries over unwrapped values).
+    pub fn with_unwrap(log: &LogExpr, unwrap: Option<&Unwrap>) -> Result<Self, String> {
+        let mut stages = Vec::with_capacity(log.stages.len());
+        let ansi = Regex::new(r"\x1b\[[0-9;:?]*[ -/]*[@-~]").map_err(|e| e.to_string())?;
+        for s in &log.stages {
+            stages.push(match s {
+                Stage::LineFilter(lf) => {
+                    let mut matchers = Vec::new();
+                    for v in &lf.values {
+                        matchers.push(match (v, lf.op) {
+                            (FilterValue::Ip(p), _) => LineMatcher::Ip(IpMatcher::new(p)?),
+                            (
+                                FilterValue::Text(t),
+                                LineFilterOp::Contains | LineFilterOp::NotContains,
+                            ) => LineMatcher::Contains(t.clone()),
+                            (
+                                FilterValue::Text(t),
+                                LineFilterOp::Regex | LineFilterOp::NotRegex,
+                            ) => LineMatcher::Regex(Regex::new(t).map_err(|e| e.to_string())?),
+                            (FilterValue::Text(t), _) => {
+                                LineMatcher::Pattern(Pattern::parse(t, false)?)
+                            }
+                        });
+                    }
+                    CStage::Line {
+                        negative: lf.op.is_negative(),
+                        matchers,
+                    }
+                }
+                Stage::Parser(p) => match p {
+                    ParserStage::Json(ex) if ex.is_empty() => CStage::JsonAll,
+                    ParserStage::Json(ex) => CStage::JsonPaths(
+                        ex.iter()
+                            .map(|e| {
+                                let path = e.path.as_deref().unwrap_or(&e.label);
+                                Ok((e.label.clone(), parse_path(path)?))
+                            })
+                            .collect::<Result<_, String>>()?,
+                    ),
+                    ParserStage::Logfmt {
+                        strict,
+                        keep_empty,
+                        extractions,
+                    } => CStage::Logfmt {
+                        strict: *strict,
+                        keep_empty: *keep_empty,
+                        ex: extractions
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.label.clone(),
+                                    e.path.clone().unwrap_or_else(|| e.label.clone()),
+                                )
+                            })
+                            .collect(),
+                    },
+                    ParserStage::Regexp(r) => CStage::Regexp(RegexpParser::new(r)?),
+                    ParserStage::Pattern(p) => CStage::Pattern(Pattern::parse(p, true)?),
+                    ParserStage::Unpack => CStage::Unpack,
+                },
+                Stage::LabelFilter(f) => CStage::Filter(CFilter::compile(f)?),
+                Stage::LineFormat(t) => CStage::LineFormat(Template::parse(t)?),
+                Stage::LabelFormat(fmts) => CStage::LabelFormat(
+                    fmts.iter()
+                        .map(|f| {
+                            Ok(match f {
+                                LabelFmt::Rename { dst, src } => CFmt::Rename {
+                                    dst: dst.clone(),
+                                    src: src.clone(),
+                                },
+                                LabelFmt::Template { dst, template } => CFmt::Template {
+                                    dst: dst.clone(),
+                                    t: Template::parse(template)?,
+                                },
+                            })
+                        })
+                        .collect::<Result<_, String>>()?,
+                ),
+                Stage::Drop(n) => CStage::Drop(compile_names(n)?),
+                Stage::Keep(n) => CStage::Keep(compile_names(n)?),
+                Stage::Decolorize => CStage::Decolorize(ansi.clone()),
+            });
+        }
+        let unwrap = match unwrap {
+            Some(u) => Some(CUnwrap {
+                label: u.label.clone(),
+                conv: u.conv,
+                post: u
+                    .post_filters
+                    .iter()
+                    .map(CFilter::compile)
+                    .collect::<Result<_, _>>()?,
+            }),
+            None => None,
+        };
+        Ok(Self { stages, unwrap })
+    }
+
+    /// True when the pipeline has no stage at all (entries pass unchanged).
+    pub fn is_noop(&self) -> bool {
+        self.stages.is_empty() && self.unwrap.is_none()
+    }
+
+    /// Runs one entry. `None` means a stage filtered it out (or, with `unwrap`, that the
+    /// line has no value to extract).
+    pub fn process(
+        &self,
+        ts_ns: i64,
+        line: &str,
+        stream: &Labels,
+        metadata: &Labels,
+    ) -> Option<ProcessedLine> {
+        let mut lb = LabelBuilder::new(stream, metadata);
+        let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(line);
+        for stage in &self.stages {
+            match stage {
+                CStage::Line { negative, matchers } => {
+                    let any = matchers.iter().any(|m| m.matches(&cur));
+                    if any == *negative {
+                        return None;
+                    }
+                }
+                CStage::JsonAll => parsers::json_all(&cur, &mut lb),
+                CStage::JsonPaths(p) => parsers::json_paths(&cur, p, &mut lb),
+                CStage::Logfmt {
+                    strict,
+                    keep_empty,
+                    ex,
+                } => parsers::logfmt(&cur, *strict, *keep_empty, ex, &mut lb),
+                CStage::Regexp(r) => r.apply(&cur, &mut lb),
+                CStage::Pattern(p) => parsers::pattern(p, &cur, &mut lb),
+                CStage::Unpack => {
+                    if let Some(entry) = parsers::unpack(&cur, &mut lb) {
+                        cur = std::borrow::Cow::Owned(entry);
+                    }
+                }
+                CStage::Filter(f) => {
+                    if !f.eval(&mut lb) {
+                        return None;
+                    }
+                }
+                CStage::LineFormat(t) => {
+                    let result = {
+                        let get = |n: &str| lb.get(n).map(str::to_string);
+                        t.execute(&TemplateData {
+                            get: &get,
+                            line: &cur,
+                            ts_ns,
+                        })
+                    };
+                    match result {
+                        Ok(s) => cur = std::borrow::Cow::Owned(s),
+                        Err(e) => lb.set_error(TEMPLATE_FORMAT_ERR, &e),
+                    }
+                }
+                CStage::LabelFormat(fmts) => {
+                    let snapshot = lb.clone();
+                    for f in fmts {
+                        match f {
+                            CFmt::Rename { dst, src } => {
+                                if let Some(v) = snapshot.get(src) {
+                                    let v = v.to_string();
+                                    if src != dst {
+                                        lb.del(src);
+                                    }
+                                    lb.set(dst.clone(), v, LabelKind::Parsed);
+                                }
+                            }
+                            CFmt::Template { dst, t } => {
+                                let result = {
+                                    let get = |n: &str| snapshot.get(n).map(str::to_string);
+                                    t.execute(&TemplateData {
+                                        get: &get,
+                                        line: &cur,
+                                        ts_ns,
+                                    })
+                                };
+                                match result {
+                                    Ok(v) => lb.set(dst.clone(), v, LabelKind::Parsed),
+                                    Err(e) => lb.set_error(TEMPLATE_FORMAT_ERR, &e),
+                                }
+                            }
+                        }
+                    }
+                }
+                CStage::Drop(names) => {
+                    for (name, m) in names {
+                        let hit = match m {
+                            None => true,
+                            Some(m) => lb.get(name).is_some_and(|v| m.matches(v)),
+                        };
+                        if hit {
+                            lb.del(name);
+                        }
+                    }
+                }
+                CStage::Keep(names) => {
+                    lb.items.retain(|(n, v, _)| {
+                        n == ERROR_LABEL
+                            || n == ERROR_DETAILS_LABEL
+                            || names.iter().any(|(name, m)| {
+                                name == n && m.as_ref().is_none_or(|m| m.matches(v))
+                            })
+                    });
+                }
+                CStage::Decolorize(re) => {
+                    if re.is_match(&cur) {
+                        cur = std::borrow::Cow::Owned(re.replace_all(&cur, "").into_owned());
+                    }
+                }
+            }
+        }
+        let mut value = None;
+        if let Some(u) = &self.unwrap {
+            let raw = lb.get(&u.label).unwrap_or("").to_string();
+            if raw.is_empty() {
+                return None;
+            }
+            let converted = match u.conv {
+                UnwrapConv::None => raw
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("strconv.ParseFloat: parsing {raw:?}: invalid syntax")),
+                UnwrapConv::Duration => parse_duration_ns(raw.trim())
+                    .map(|ns| ns as f64 / 1e9)
+                    .map_err(|_| format!("time: invalid duration {raw:?}")),
+                UnwrapConv::Bytes => parse_bytes(&raw)
+                    .map(|b| b as f64)
+                    .map_err(|_| format!("invalid byte size {raw:?}")),
+            };
+            let v = match converted {
+                Ok(v) => v,
+                Err(e) => {
+                    lb.set_error(SAMPLE_EXTRACTION_ERR, &e);
+                    0.0
+                }
+            };
+            lb.del(&u.label);
+            for f in &u.post {
+                if !f.eval(&mut lb) {
+                    return None;
+                }
+            }
+            value = Some(v);
+        }
+        Some(ProcessedLine {
+            line: cur.into_owned(),
+            labels: lb.to_labels(|_| true),
+            stream: lb.to_labels(|k| k == LabelKind::Stream),
+            metadata: lb.to_labels(|k| k == LabelKind::Metadata),
+            parsed: lb.to_labels(|k| k == LabelKind::Parsed),
+            value,
+        })
+    }
+}
