@@ -30,8 +30,8 @@ struct Fixture {
 
 fn fixture(rt: &tokio::runtime::Runtime, series: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path().join("objects")).unwrap());
     std::fs::create_dir_all(dir.path().join("objects")).unwrap();
+    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path().join("objects")).unwrap());
     let options = TsdbOptions {
         data_dir: dir.path().join("data"),
         wal_fsync: FsyncMode::None,
@@ -39,7 +39,10 @@ fn fixture(rt: &tokio::runtime::Runtime, series: usize) -> Fixture {
     };
     let (tsdb, _) = rt.block_on(Tsdb::open(options, store)).unwrap();
     let tenant = TenantId::new("bench").unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let end_ms = now - now % STEP_MS;
     let start_ms = end_ms - SPAN_MS;
     let labels: Vec<Labels> = (0..series)
@@ -105,7 +108,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("instant count({__name__=~\".+\"})", |b| {
         b.iter(|| {
             engine
-                .instant_query(&f.tsdb, &f.tenant, "count({__name__=~\".+\"})", f.end_ms, &opts)
+                .instant_query(
+                    &f.tsdb,
+                    &f.tenant,
+                    "count({__name__=~\".+\"})",
+                    f.end_ms,
+                    &opts,
+                )
                 .unwrap()
         })
     });

@@ -139,134 +139,68 @@ impl Evaluator<'_> {
             }
             series_group.push(idx);
         }
-        let mut outputs: Vec<Vec<crate::value::Point>> = vec![Vec::new(); group_labels.len()];
-        let mut group_drop = vec![false; group_labels.len()];
-        let mut groups: Vec<Group> = vec![Group::default(); group_labels.len()];
-        let mut cursor = StepCursor::new(input.len());
-        let mut vals = Vec::new();
-        for (step, ts) in g.iter() {
-            self.check()?;
-            cursor.values_at(&input, ts, &mut vals);
-            self.hold_samples(vals.len())?;
-            for grp in groups.iter_mut() {
-                grp.seen = false;
-            }
-            for &(i, f) in &vals {
-                if input[i].drop_name {
-                    group_drop[series_group[i]] = true;
-                }
-                let grp = &mut groups[series_group[i]];
-                if !grp.seen {
-                    *grp = Group {
-                        seen: true,
-                        value: f,
-                        mean: f,
-                        count: 1.0,
-                        values: Vec::new(),
-                        ..Group::default()
-                    };
-                    grp.kahan = KahanSum::new(f);
-                    match op {
-                        T_STDDEV | T_STDVAR => {
-                            grp.value = if f.is_nan() || f.is_infinite() {
-                                f64::NAN
-                            } else {
-                                0.0
-                            };
-                        }
-                        T_QUANTILE => grp.values.push(f),
-                        T_GROUP => grp.value = 1.0,
-                        _ => {}
+        if !matches!(
+            op,
+            T_SUM | T_AVG | T_COUNT | T_GROUP | T_MIN | T_MAX | T_STDDEV | T_STDVAR | T_QUANTILE
+        ) {
+            return Err(QueryError::bad_data(format!(
+                "unsupported aggregation {}",
+                a.op
+            )));
+        }
+        let ngroups = group_labels.len();
+        let nsteps = g.len();
+        let mut outputs: Vec<Vec<crate::value::Point>> = vec![Vec::new(); ngroups];
+        let mut group_drop = vec![false; ngroups];
+        for (s, &gi) in input.iter().zip(&series_group) {
+            group_drop[gi] |= s.drop_name;
+        }
+        // Series-major accumulation over chunks of steps: every (group, step)
+        // cell sees its series in input order, exactly as a per-step pass
+        // would, while the state stays bounded for high-cardinality groupings.
+        let chunk = (262_144 / ngroups.max(1)).clamp(1, nsteps.max(1));
+        let mut pos = vec![0usize; input.len()];
+        let mut held = vec![0usize; nsteps];
+        let mut chunk_start = 0;
+        while chunk_start < nsteps {
+            let chunk_end = (chunk_start + chunk).min(nsteps);
+            let width = chunk_end - chunk_start;
+            let mut cells: Vec<Group> = vec![Group::default(); ngroups * width];
+            for (si, s) in input.iter().enumerate() {
+                self.check()?;
+                let gi = series_group[si];
+                while let Some(p) = s.points.get(pos[si]) {
+                    let step = ((p.t_ms - g.start) / g.step) as usize;
+                    if step >= chunk_end {
+                        break;
                     }
-                    continue;
-                }
-                match op {
-                    T_SUM => grp.kahan.add(f),
-                    T_AVG => {
-                        grp.count += 1.0;
-                        if !grp.incremental_mean {
-                            let mut next = grp.kahan;
-                            next.add(f);
-                            if !next.sum.is_infinite() {
-                                grp.kahan = next;
-                                continue;
-                            }
-                            grp.incremental_mean = true;
-                            grp.mean = grp.kahan.sum / (grp.count - 1.0);
-                            grp.mean_c = grp.kahan.c / (grp.count - 1.0);
-                        }
-                        if grp.mean.is_infinite() {
-                            if f.is_infinite() && (grp.mean > 0.0) == (f > 0.0) {
-                                continue;
-                            }
-                            if !f.is_infinite() && !f.is_nan() {
-                                continue;
-                            }
-                        }
-                        let current = grp.mean + grp.mean_c;
-                        let mut k = KahanSum {
-                            sum: grp.mean,
-                            c: grp.mean_c,
-                        };
-                        k.add(f / grp.count - current / grp.count);
-                        grp.mean = k.sum;
-                        grp.mean_c = k.c;
-                    }
-                    T_GROUP => {}
-                    T_MAX => {
-                        if grp.value < f || grp.value.is_nan() {
-                            grp.value = f;
-                        }
-                    }
-                    T_MIN => {
-                        if grp.value > f || grp.value.is_nan() {
-                            grp.value = f;
-                        }
-                    }
-                    T_COUNT => grp.count += 1.0,
-                    T_STDDEV | T_STDVAR => {
-                        grp.count += 1.0;
-                        let delta = f - grp.mean;
-                        grp.mean += delta / grp.count;
-                        grp.value += delta * (f - grp.mean);
-                    }
-                    T_QUANTILE => grp.values.push(f),
-                    _ => {
-                        return Err(QueryError::bad_data(format!(
-                            "unsupported aggregation {}",
-                            a.op
-                        )));
-                    }
+                    pos[si] += 1;
+                    held[step] += 1;
+                    accumulate(op, &mut cells[gi * width + (step - chunk_start)], p.v);
                 }
             }
-            for (gi, grp) in groups.iter_mut().enumerate() {
-                if !grp.seen {
-                    continue;
+            for gi in 0..ngroups {
+                for k in 0..width {
+                    let grp = &mut cells[gi * width + k];
+                    if !grp.seen {
+                        continue;
+                    }
+                    let step = chunk_start + k;
+                    let q = param
+                        .as_ref()
+                        .and_then(|p| p.get(step))
+                        .copied()
+                        .unwrap_or(f64::NAN);
+                    outputs[gi].push(crate::value::Point {
+                        t_ms: g.ts(step),
+                        v: finish(op, grp, q),
+                    });
                 }
-                let v = match op {
-                    T_SUM => grp.kahan.value(),
-                    T_AVG => {
-                        if grp.incremental_mean {
-                            grp.mean + grp.mean_c
-                        } else {
-                            grp.kahan.value() / grp.count
-                        }
-                    }
-                    T_COUNT => grp.count,
-                    T_STDVAR => grp.value / grp.count,
-                    T_STDDEV => (grp.value / grp.count).sqrt(),
-                    T_QUANTILE => {
-                        let q = param
-                            .as_ref()
-                            .and_then(|p| p.get(step))
-                            .copied()
-                            .unwrap_or(f64::NAN);
-                        quantile(q, &mut grp.values)
-                    }
-                    _ => grp.value,
-                };
-                outputs[gi].push(crate::value::Point { t_ms: ts, v });
             }
+            chunk_start = chunk_end;
+        }
+        for n in held {
+            self.hold_samples(n)?;
         }
         let out = group_labels
             .into_iter()
@@ -439,6 +373,105 @@ impl Evaluator<'_> {
             }
         }
         Ok(builder.finish())
+    }
+}
+
+/// Adds one input value to an aggregation cell (Prometheus' per-step
+/// update rules, including Kahan sums and the overflow-safe mean).
+fn accumulate(op: u16, grp: &mut Group, f: f64) {
+    if !grp.seen {
+        *grp = Group {
+            seen: true,
+            value: f,
+            mean: f,
+            count: 1.0,
+            kahan: KahanSum::new(f),
+            ..Group::default()
+        };
+        match op {
+            T_STDDEV | T_STDVAR => {
+                grp.value = if f.is_nan() || f.is_infinite() {
+                    f64::NAN
+                } else {
+                    0.0
+                };
+            }
+            T_QUANTILE => grp.values.push(f),
+            T_GROUP => grp.value = 1.0,
+            _ => {}
+        }
+        return;
+    }
+    match op {
+        T_SUM => grp.kahan.add(f),
+        T_AVG => {
+            grp.count += 1.0;
+            if !grp.incremental_mean {
+                let mut next = grp.kahan;
+                next.add(f);
+                if !next.sum.is_infinite() {
+                    grp.kahan = next;
+                    return;
+                }
+                grp.incremental_mean = true;
+                grp.mean = grp.kahan.sum / (grp.count - 1.0);
+                grp.mean_c = grp.kahan.c / (grp.count - 1.0);
+            }
+            if grp.mean.is_infinite() {
+                if f.is_infinite() && (grp.mean > 0.0) == (f > 0.0) {
+                    return;
+                }
+                if !f.is_infinite() && !f.is_nan() {
+                    return;
+                }
+            }
+            let current = grp.mean + grp.mean_c;
+            let mut k = KahanSum {
+                sum: grp.mean,
+                c: grp.mean_c,
+            };
+            k.add(f / grp.count - current / grp.count);
+            grp.mean = k.sum;
+            grp.mean_c = k.c;
+        }
+        T_MAX => {
+            if grp.value < f || grp.value.is_nan() {
+                grp.value = f;
+            }
+        }
+        T_MIN => {
+            if grp.value > f || grp.value.is_nan() {
+                grp.value = f;
+            }
+        }
+        T_COUNT => grp.count += 1.0,
+        T_STDDEV | T_STDVAR => {
+            grp.count += 1.0;
+            let delta = f - grp.mean;
+            grp.mean += delta / grp.count;
+            grp.value += delta * (f - grp.mean);
+        }
+        T_QUANTILE => grp.values.push(f),
+        _ => {}
+    }
+}
+
+/// The value of a finished aggregation cell; `q` is the step's quantile.
+fn finish(op: u16, grp: &mut Group, q: f64) -> f64 {
+    match op {
+        T_SUM => grp.kahan.value(),
+        T_AVG => {
+            if grp.incremental_mean {
+                grp.mean + grp.mean_c
+            } else {
+                grp.kahan.value() / grp.count
+            }
+        }
+        T_COUNT => grp.count,
+        T_STDVAR => grp.value / grp.count,
+        T_STDDEV => (grp.value / grp.count).sqrt(),
+        T_QUANTILE => quantile(q, &mut grp.values),
+        _ => grp.value,
     }
 }
 

@@ -92,6 +92,9 @@ struct Window<'p> {
     range_ms: i64,
     modifier: RangeModifier,
     params: &'p [f64],
+    /// Whether a counter reset (a decrease) happens inside `points`; lets
+    /// `rate`/`increase` skip the per-pair scan in the common case.
+    has_reset: bool,
 }
 
 impl Evaluator<'_> {
@@ -369,9 +372,24 @@ impl Evaluator<'_> {
         let mut held = vec![0usize; g.len()];
         let mut present = vec![false; g.len()];
         let mut step_params = vec![0.0; params.len()];
+        let counter_fn = matches!(name, "rate" | "increase");
+        let mut resets_before: Vec<u32> = Vec::new();
         for s in &data.series {
+            // resets_before[i]: decreases among points[..=i], so a window
+            // [lo, hi) holds one iff resets_before[hi-1] != resets_before[lo].
+            if counter_fn {
+                resets_before.clear();
+                let mut n = 0u32;
+                resets_before.push(0);
+                for p in s.points.windows(2) {
+                    if p[1].v < p[0].v {
+                        n += 1;
+                    }
+                    resets_before.push(n);
+                }
+            }
             let (mut lo, mut hi) = (0usize, 0usize);
-            let mut points = Vec::new();
+            let mut points = Vec::with_capacity(g.len());
             for (i, ts) in g.iter() {
                 self.check()?;
                 let end = data.window_end(ts);
@@ -403,6 +421,7 @@ impl Evaluator<'_> {
                     range_ms: data.range_ms,
                     modifier: data.modifier,
                     params: &step_params,
+                    has_reset: !counter_fn || resets_before[hi - 1] != resets_before[lo],
                 };
                 if let Some(v) = range_function(name, &w)? {
                     points.push(Point { t_ms: ts, v });
@@ -1483,7 +1502,7 @@ fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<
     let n1 = pts.len() - 1;
     let (first, last) = (pts[0], pts[n1]);
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && w.has_reset {
         for p in pts.windows(2) {
             if p[1].v < p[0].v {
                 result += p[0].v;
