@@ -434,16 +434,8 @@ fn accumulate(op: u16, grp: &mut Group, f: f64) {
             grp.mean = k.sum;
             grp.mean_c = k.c;
         }
-        T_MAX => {
-            if grp.value < f || grp.value.is_nan() {
-                grp.value = f;
-            }
-        }
-        T_MIN => {
-            if grp.value > f || grp.value.is_nan() {
-                grp.value = f;
-            }
-        }
+        T_MAX if grp.value < f || grp.value.is_nan() => grp.value = f,
+        T_MIN if grp.value > f || grp.value.is_nan() => grp.value = f,
         T_COUNT => grp.count += 1.0,
         T_STDDEV | T_STDVAR => {
             grp.count += 1.0;
