@@ -10,12 +10,18 @@
 //! `QueryEvaluator` trait) and writes through `vigil-storage`'s `Appendable`; it must
 //! never depend on a storage engine (`vigil-tsdb`), the HTTP layer or the server.
 
+pub mod alert;
+pub mod eval;
 pub mod file;
+pub mod group;
 pub mod template;
 mod yaml;
 
+pub use alert::{Alert, AlertState};
+pub use eval::{EvalSample, PromqlEvaluator, QueryEvaluator};
 pub use file::{
     ExprValidator, FileError, GroupSpec, ParseOptions, QueryLanguage, RuleFile, RuleSpec,
     parse_rule_file,
 };
+pub use group::{Group, GroupEnv, Health, OutgoingAlert, Rule};
 pub use yaml::Pos;

@@ -13,7 +13,7 @@ mod funcs;
 use std::collections::BTreeMap;
 
 pub use format::go_float;
-pub use funcs::QueryFn;
+pub use funcs::{QueryFn, QuerySamples};
 
 /// A value flowing through a template.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,8 +7,11 @@ use regex::Regex;
 use super::format::{go_float, go_time, sprintf};
 use super::{Context, Value};
 
-/// Runs an instant query at the evaluation time for `query "..."`: samples as (labels, value).
-pub type QueryFn<'a> = dyn Fn(&str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> + 'a;
+/// Samples of a template query: (labels, value).
+pub type QuerySamples = Vec<(BTreeMap<String, String>, f64)>;
+
+/// Runs an instant query at the evaluation time for `query "..."`.
+pub type QueryFn<'a> = dyn Fn(&str) -> Result<QuerySamples, String> + 'a;
 
 /// Why a call failed: Go reports argument-count problems plainly and function errors as
 /// `error calling NAME: ...`.
