@@ -15,6 +15,7 @@ pub mod eval;
 pub mod file;
 pub mod group;
 pub mod template;
+pub mod unittest;
 mod yaml;
 
 pub use alert::{Alert, AlertState};

@@ -7,7 +7,7 @@
 //! `template: NAME:LINE:COL: executing "NAME" at <...>: ...` for execution errors), so a
 //! failed expansion reads as it does in Prometheus.
 
-mod format;
+pub(crate) mod format;
 mod funcs;
 
 use std::collections::BTreeMap;

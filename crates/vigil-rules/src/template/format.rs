@@ -87,6 +87,29 @@ pub fn go_float(v: f64, prec: Option<usize>) -> String {
     out
 }
 
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)` (promtool prints sample values so).
+pub(crate) fn go_float_e(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s;
+    }
+    let (digits, exp) = if v == 0.0 {
+        ("0".to_string(), 0)
+    } else {
+        digits(v, None)
+    };
+    let mut out = String::new();
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push_str(&exp_suffix(exp).to_uppercase());
+    out
+}
+
 /// Go's `%e` with `prec` digits after the point.
 fn go_exp(v: f64, prec: usize) -> String {
     if let Some(s) = special(v) {
@@ -268,6 +291,9 @@ mod tests {
         assert_eq!(go_float(100000.0, Some(4)), "1e+05");
         assert_eq!(go_float(0.12345, Some(4)), "0.1235");
         assert_eq!(go_float(0.0, Some(4)), "0");
+        assert_eq!(go_float_e(1.0), "1E+00");
+        assert_eq!(go_float_e(0.5), "5E-01");
+        assert_eq!(go_float_e(-1234.5), "-1.2345E+03");
     }
 
     #[test]
