@@ -14,6 +14,7 @@ pub mod alert;
 pub mod eval;
 pub mod file;
 pub mod group;
+pub mod notifier;
 pub mod template;
 pub mod unittest;
 mod yaml;
