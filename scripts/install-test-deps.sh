@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Vigil's tests need beyond the Rust toolchain, idempotently.
-# - prometheus (Debian package): the remote_write interop test runs a real Prometheus.
+# - prometheus (Debian package): the remote_write interop test runs a real Prometheus, and the
+#   rules interop test runs its promtool (same package) against `vigil rules test`.
 set -euo pipefail
 
 need_apt=()

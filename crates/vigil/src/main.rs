@@ -30,6 +30,61 @@ enum Command {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Rule files: check them, or run promtool-style unit tests.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Check rule files (exit 0 if all are valid, 1 with located messages if not).
+    Check {
+        /// Accept unknown keys, as promtool's `--ignore-unknown-fields`.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+        /// The rule files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run `promtool test rules` unit-test files (exit 0 if all pass, 1 if any fails).
+    Test {
+        /// The unit-test files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn check_rules(files: &[PathBuf], ignore_unknown_fields: bool) -> ExitCode {
+    let options = vigil_rules::ParseOptions {
+        ignore_unknown_fields,
+        ..vigil_rules::ParseOptions::default()
+    };
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        let result = std::fs::read_to_string(file)
+            .map_err(|err| vec![err.to_string()])
+            .and_then(|text| {
+                vigil_rules::parse_rule_file(&text, &options)
+                    .map_err(|errs| errs.iter().map(ToString::to_string).collect())
+            });
+        match result {
+            Ok(rules) => println!("  SUCCESS: {} rules found", rules.rule_count()),
+            Err(errors) => {
+                failed = true;
+                eprintln!("  FAILED:");
+                for err in errors {
+                    eprintln!("{}: {err}", file.display());
+                }
+            }
+        }
+        println!();
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -98,6 +153,17 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
+        Some(Command::Rules(RulesCommand::Check {
+            ignore_unknown_fields,
+            files,
+        })) => check_rules(&files, ignore_unknown_fields),
+        Some(Command::Rules(RulesCommand::Test { files })) => {
+            if vigil_rules::unittest::run_test_files(&files) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Some(Command::CheckConfig { config }) => {
             match load_config(&ServeArgs {
                 config: Some(config.clone()),

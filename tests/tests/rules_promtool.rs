@@ -1,0 +1,108 @@
+//! Interop: `vigil rules test` and Debian's `promtool test rules` must agree on every unit-test
+//! file in `tests/rules-unittest/` — same verdict per file and the same failing cases
+//! (alert name, expression, rule and test-group name with their times). File names say what
+//! the verdict must be (`pass_*` / `fail_*`), so the corpus also checks itself.
+//!
+//! Needs `/usr/bin/promtool` (Debian's `prometheus` package, installed by
+//! `scripts/install-test-deps.sh`). When it is missing the test says so and returns, unless
+//! `VIGIL_REQUIRE_INTEROP=1` (set by CI), where it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vigil_tests::vigil_binary;
+
+fn promtool_binary() -> Option<String> {
+    let path = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "/usr/bin/promtool".to_string());
+    if Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
+        "promtool not found at {path}; run scripts/install-test-deps.sh"
+    );
+    eprintln!(
+        "SKIPPED interop test: promtool not found at {path} (run scripts/install-test-deps.sh)"
+    );
+    None
+}
+
+/// Exit success and the identifying lines of each failure, sorted.
+fn verdict(program: &str, args: &[&str], file: &Path) -> (bool, Vec<String>) {
+    let output = Command::new(program)
+        .args(args)
+        .arg(file.file_name().unwrap())
+        .current_dir(file.parent().unwrap())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {program}: {err}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let header = regex::Regex::new(
+        r#"^    (name: .*|alertname: \S+, time: [^,]+|expr: ".*", time: [^,]+|rule: \S+, time: [^,]+)"#,
+    )
+    .unwrap();
+    let mut failures: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            header
+                .captures(line)
+                .map(|c| c[1].trim_end_matches(',').to_string())
+        })
+        .collect();
+    failures.sort();
+    (output.status.success(), failures)
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules-unittest");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn vigil_and_promtool_agree_on_every_unit_test_file() {
+    let files = corpus();
+    assert!(
+        files.len() >= 30,
+        "the corpus has only {} files",
+        files.len()
+    );
+    let vigil = vigil_binary();
+    let vigil = vigil.to_string_lossy().to_string();
+    let promtool = promtool_binary();
+    let mut disagreements = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let should_pass = name.starts_with("pass_");
+        let ours = verdict(&vigil, &["rules", "test"], file);
+        if ours.0 != should_pass {
+            disagreements.push(format!("{name}: vigil says pass={} ({:?})", ours.0, ours.1));
+        }
+        if !should_pass
+            && ours.1.is_empty()
+            && name != "fail_26_broken_rule_file.test.yml"
+            && name != "fail_31_missing_alertname.test.yml"
+            && name != "fail_32_unknown_field.test.yml"
+        {
+            disagreements.push(format!(
+                "{name}: vigil failed without naming a failing case"
+            ));
+        }
+        if let Some(promtool) = &promtool {
+            let theirs = verdict(promtool, &["test", "rules"], file);
+            if theirs != ours {
+                disagreements.push(format!("{name}: promtool {theirs:?} vs vigil {ours:?}"));
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
