@@ -341,3 +341,37 @@ pub fn series_data(reply: &Reply) -> Vec<serde_json::Map<String, Value>> {
 
 pub mod promql_conformance;
 pub mod promql_script;
+
+/// Kills and reaps a child process (a Prometheus, a helper server) when dropped.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The path of an interop binary from Debian's packages (`prometheus`, `promtool`): `$env_var`,
+/// else `default`. When it is missing the test prints a skip message and gets `None`, unless
+/// `VIGIL_REQUIRE_INTEROP=1` (set by CI), where a missing binary fails the test.
+pub fn interop_binary(env_var: &str, default: &str, test: &str) -> Option<String> {
+    let path = std::env::var(env_var).unwrap_or_else(|_| default.to_string());
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
+        "{path} not found; run scripts/install-test-deps.sh"
+    );
+    eprintln!("SKIPPED {test}: {path} not found (run scripts/install-test-deps.sh)");
+    None
+}
+
+/// A free TCP port on the loopback interface (for servers that need one on their command line).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|err| panic!("no free loopback port: {err}"))
+}

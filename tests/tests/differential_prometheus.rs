@@ -22,14 +22,14 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigil_tests::{Vigil, agent, encode};
+use vigil_tests::{KillOnDrop, Vigil, agent, encode, free_port, interop_binary};
 
 /// How long Prometheus scrapes before queries run.
 const COLLECT: Duration = Duration::from_secs(50);
@@ -109,39 +109,6 @@ const INSTANT_ONLY: &[&str] = &[
     "sort(rate(app_requests_total[10s]))",
     "sort_desc(app_temperature_celsius)",
 ];
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn prometheus_binary() -> Option<String> {
-    let path =
-        std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".to_string());
-    if std::path::Path::new(&path).exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "prometheus not found at {path}; run scripts/install-test-deps.sh"
-    );
-    eprintln!(
-        "SKIPPED differential test: prometheus not found at {path} (run scripts/install-test-deps.sh)"
-    );
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The exposition of exporter `instance` at its `n`-th scrape. Every value is a deterministic
 /// function of (instance, n). Counters start high so that rate extrapolation never clamps at
@@ -473,7 +440,9 @@ fn safe_fraction(samples: &BTreeMap<String, Vec<(f64, String)>>) -> i64 {
 
 #[test]
 fn vigil_answers_promql_like_prometheus_on_the_same_samples() {
-    let Some(prometheus) = prometheus_binary() else {
+    let Some(prometheus) =
+        interop_binary("PROMETHEUS_BIN", "/usr/bin/prometheus", "differential test")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

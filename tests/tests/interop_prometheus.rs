@@ -5,44 +5,10 @@
 //! the test says so and returns, unless `VIGIL_REQUIRE_INTEROP=1` (set by CI), where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vigil_tests::{Vigil, agent, series_data};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn prometheus_binary() -> Option<String> {
-    let path =
-        std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".to_string());
-    if std::path::Path::new(&path).exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "prometheus not found at {path}; run scripts/install-test-deps.sh"
-    );
-    eprintln!(
-        "SKIPPED interop test: prometheus not found at {path} (run scripts/install-test-deps.sh)"
-    );
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use vigil_tests::{KillOnDrop, Vigil, agent, free_port, interop_binary, series_data};
 
 fn prometheus_value(port: u16, query: &str) -> Vec<f64> {
     let url = format!(
@@ -65,7 +31,8 @@ fn prometheus_value(port: u16, query: &str) -> Vec<f64> {
 
 #[test]
 fn prometheus_remote_writes_to_vigil_without_failures() {
-    let Some(prometheus) = prometheus_binary() else {
+    let Some(prometheus) = interop_binary("PROMETHEUS_BIN", "/usr/bin/prometheus", "interop test")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -11,22 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vigil_tests::vigil_binary;
-
-fn promtool_binary() -> Option<String> {
-    let path = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "/usr/bin/promtool".to_string());
-    if Path::new(&path).exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("VIGIL_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "promtool not found at {path}; run scripts/install-test-deps.sh"
-    );
-    eprintln!(
-        "SKIPPED interop test: promtool not found at {path} (run scripts/install-test-deps.sh)"
-    );
-    None
-}
+use vigil_tests::{interop_binary, vigil_binary};
 
 /// Exit success and the identifying lines of each failure, sorted.
 fn verdict(program: &str, args: &[&str], file: &Path) -> (bool, Vec<String>) {
@@ -78,7 +63,11 @@ fn vigil_and_promtool_agree_on_every_unit_test_file() {
     );
     let vigil = vigil_binary();
     let vigil = vigil.to_string_lossy().to_string();
-    let promtool = promtool_binary();
+    let promtool = interop_binary(
+        "PROMTOOL_BIN",
+        "/usr/bin/promtool",
+        "promtool agreement test",
+    );
     let mut disagreements = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
