@@ -316,3 +316,37 @@ fn alert_fires_and_resolves_at_a_fake_alertmanager_with_reload_and_rules_api() {
 
     assert_eq!(vigil.stop(), Some(0));
 }
+
+#[test]
+fn sighup_reloads_rule_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule_path = dir.path().join("r.yml");
+    let one = "groups:\n- name: g\n  rules:\n  - record: a:up\n    expr: up\n";
+    std::fs::write(&rule_path, one).unwrap();
+    let config = format!(
+        "rules:\n  files: [\"{}\"]\n  evaluation_interval: 1s\n",
+        rule_path.display()
+    );
+    let mut vigil = Vigil::start(&dir.path().join("data"), &config);
+    let rules = get_json(&vigil, "/api/v1/rules");
+    assert_eq!(rules["groups"][0]["rules"].as_array().unwrap().len(), 1);
+
+    std::fs::write(&rule_path, format!("{one}  - record: b:up\n    expr: up\n")).unwrap();
+    let status = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(vigil.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut count = 0;
+    for _ in 0..300 {
+        let rules = get_json(&vigil, "/api/v1/rules");
+        count = rules["groups"][0]["rules"].as_array().map_or(0, Vec::len);
+        if count == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count, 2, "SIGHUP did not reload the rule file");
+    assert_eq!(vigil.stop(), Some(0));
+}
