@@ -12,6 +12,7 @@ mod params;
 mod promjson;
 mod query;
 mod read;
+pub mod rules;
 mod state;
 mod write;
 

@@ -53,6 +53,51 @@ pub struct Config {
     pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Recording and alerting rules, Alertmanager notifications.
+    pub rules: RulesConfig,
+}
+
+/// `rules:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Globs of rule files; relative ones are resolved against the working directory.
+    pub files: Vec<String>,
+    /// Interval of groups that set none.
+    pub evaluation_interval: String,
+    /// Query offset of groups that set none.
+    pub query_offset: String,
+    /// Alertmanager base URLs (`http://host:9093`); alerts are posted to `/api/v2/alerts`.
+    pub alertmanagers: Vec<String>,
+    /// Minimum time between two sends of an unchanged firing alert.
+    pub resend_delay: String,
+    /// Timeout of one request to an Alertmanager.
+    pub notification_timeout: String,
+    /// Labels added to every alert sent (unless the alert has the label) and `$externalLabels`.
+    pub external_labels: std::collections::BTreeMap<String, String>,
+    /// Base of generator URLs and `$externalURL`; empty means `http://<server.listen>`.
+    pub external_url: String,
+    /// How far back `for` state is looked for after a restart.
+    pub outage_tolerance: String,
+    /// Alerts whose `for` is shorter than this are not restored after a restart.
+    pub for_grace_period: String,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            files: vec!["rules/*.yml".into(), "rules/*.yaml".into()],
+            evaluation_interval: "1m".into(),
+            query_offset: "0s".into(),
+            alertmanagers: Vec::new(),
+            resend_delay: "1m".into(),
+            notification_timeout: "10s".into(),
+            external_labels: std::collections::BTreeMap::new(),
+            external_url: String::new(),
+            outage_tolerance: "1h".into(),
+            for_grace_period: "10m".into(),
+        }
+    }
 }
 
 /// `server:`
@@ -294,6 +339,8 @@ pub struct Validated {
     pub maintenance_interval_ms: i64,
     /// PromQL engine options from `query:`.
     pub engine: vigil_promql::EngineOptions,
+    /// Rule manager options from `rules:`.
+    pub rules: vigil_rules::ManagerOptions,
 }
 
 fn duration(key: &'static str, raw: &str) -> Result<i64, ConfigError> {
@@ -419,7 +466,9 @@ impl Config {
                 reason: "required for the s3 backend".into(),
             });
         }
+        let rules = self.rules.validate(&listen, &default_tenant)?;
         Ok(Validated {
+            rules,
             listen,
             default_tenant,
             block_range_ms,
@@ -428,6 +477,101 @@ impl Config {
             retention_ms,
             maintenance_interval_ms,
             engine,
+        })
+    }
+}
+
+fn http_url(key: &'static str, raw: &str) -> Result<(), ConfigError> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"));
+    match rest {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !host.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(ConfigError::Invalid {
+            key,
+            reason: format!("{raw:?} is not an http:// or https:// URL with a host"),
+        }),
+    }
+}
+
+impl RulesConfig {
+    fn validate(
+        &self,
+        listen: &SocketAddr,
+        tenant: &TenantId,
+    ) -> Result<vigil_rules::ManagerOptions, ConfigError> {
+        let positive = |key: &'static str, raw: &str| {
+            let ms = duration(key, raw)?;
+            if ms <= 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: "must be positive".into(),
+                });
+            }
+            Ok(ms)
+        };
+        for pattern in &self.files {
+            glob::Pattern::new(pattern).map_err(|err| ConfigError::Invalid {
+                key: "rules.files",
+                reason: format!("{pattern:?} is not a valid glob: {err}"),
+            })?;
+        }
+        let evaluation_interval_ms =
+            positive("rules.evaluation_interval", &self.evaluation_interval)?;
+        let query_offset_ms = duration("rules.query_offset", &self.query_offset)?;
+        if query_offset_ms < 0 {
+            return Err(ConfigError::Invalid {
+                key: "rules.query_offset",
+                reason: "must not be negative".into(),
+            });
+        }
+        let resend_delay_ms = positive("rules.resend_delay", &self.resend_delay)?;
+        let timeout_ms = positive("rules.notification_timeout", &self.notification_timeout)?;
+        let outage_tolerance_ms = positive("rules.outage_tolerance", &self.outage_tolerance)?;
+        let for_grace_period_ms = duration("rules.for_grace_period", &self.for_grace_period)?;
+        if for_grace_period_ms < 0 {
+            return Err(ConfigError::Invalid {
+                key: "rules.for_grace_period",
+                reason: "must not be negative".into(),
+            });
+        }
+        for url in &self.alertmanagers {
+            http_url("rules.alertmanagers", url)?;
+        }
+        for name in self.external_labels.keys() {
+            if !vigil_model::is_valid_label_name(name) || name.starts_with("__") {
+                return Err(ConfigError::Invalid {
+                    key: "rules.external_labels",
+                    reason: format!("{name:?} is not a valid label name"),
+                });
+            }
+        }
+        let external_url = if self.external_url.is_empty() {
+            format!("http://{listen}")
+        } else {
+            http_url("rules.external_url", &self.external_url)?;
+            self.external_url.trim_end_matches('/').to_string()
+        };
+        Ok(vigil_rules::ManagerOptions {
+            files: self.files.clone(),
+            evaluation_interval_ms,
+            query_offset_ms,
+            tenant: tenant.clone(),
+            notifier: vigil_rules::notifier::NotifierOptions {
+                alertmanager_urls: self.alertmanagers.clone(),
+                timeout: std::time::Duration::from_millis(timeout_ms.unsigned_abs()),
+                external_labels: self.external_labels.clone(),
+                external_url,
+            },
+            resend_delay_ms,
+            for_grace_period_ms,
+            outage_tolerance_ms,
         })
     }
 }
@@ -477,6 +621,20 @@ mod tests {
             config.storage.tsdb.retention,
             TsdbConfig::default().retention
         );
+        let rules = config.validate().unwrap().rules;
+        let defaults_rules = Config::default().validate().unwrap().rules;
+        assert_eq!(rules.files, defaults_rules.files);
+        assert_eq!(rules.evaluation_interval_ms, 60_000);
+        assert_eq!(rules.resend_delay_ms, defaults_rules.resend_delay_ms);
+        assert_eq!(rules.notifier.timeout, defaults_rules.notifier.timeout);
+        assert_eq!(
+            rules.outage_tolerance_ms,
+            defaults_rules.outage_tolerance_ms
+        );
+        assert_eq!(
+            rules.for_grace_period_ms,
+            defaults_rules.for_grace_period_ms
+        );
         let engine = config.validate().unwrap().engine;
         let defaults = vigil_promql::EngineOptions::default();
         assert_eq!(engine.lookback_delta_ms, defaults.lookback_delta_ms);
@@ -500,6 +658,28 @@ mod tests {
         assert!(err.contains("query.timeout"), "{err}");
         let err = Config::parse("query:\n  max_sample: 5\n").unwrap_err();
         assert!(err.contains("max_sample"), "{err}");
+        let err = Config::parse("rules:\n  evaluation_intervall: 1m\n").unwrap_err();
+        assert!(err.contains("evaluation_intervall"), "{err}");
+        for (yaml, key) in [
+            (
+                "rules:\n  evaluation_interval: 0s\n",
+                "rules.evaluation_interval",
+            ),
+            (
+                "rules:\n  alertmanagers: [\"am:9093\"]\n",
+                "rules.alertmanagers",
+            ),
+            ("rules:\n  files: [\"rules/[*.yml\"]\n", "rules.files"),
+            (
+                "rules:\n  external_labels: {\"a-b\": x}\n",
+                "rules.external_labels",
+            ),
+            ("rules:\n  resend_delay: soon\n", "rules.resend_delay"),
+        ] {
+            let bad = Config::parse(yaml).unwrap();
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{yaml}: {err}");
+        }
         let bad = Config::parse("storage:\n  wal:\n    fsync: sometimes\n").unwrap_err();
         assert!(bad.contains("sometimes") || bad.contains("fsync"), "{bad}");
     }

@@ -3,7 +3,8 @@
 //! Owns the configuration file (`config.rs`), builds the object store, the metrics storage
 //! engine and the HTTP API from it, and runs the process: listener first (so `/-/healthy`
 //! answers during WAL replay), then replay, then readiness, the maintenance loop (block
-//! cuts, compaction, retention) and graceful shutdown. The only crate that names
+//! cuts, compaction, retention), the rule manager (started once storage is ready, reloaded on
+//! SIGHUP and `POST /-/reload`, stopped before storage closes) and graceful shutdown. The only crate that names
 //! `vigil-tsdb`; nothing depends on it but the binary and tests.
 
 pub mod config;
@@ -119,6 +120,7 @@ pub async fn run(
         ready: ready.clone(),
         engine: vigil_promql::Engine::new(validated.engine.clone()),
     });
+    let rules = vigil_rules::Manager::new(validated.rules.clone());
     let listener = tokio::net::TcpListener::bind(validated.listen)
         .await
         .with_context(|| format!("cannot listen on {}", validated.listen))?;
@@ -128,8 +130,9 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
+    let app = vigil_api::router(state).merge(vigil_api::rules::router(rules.clone()));
     let server = tokio::spawn(async move {
-        axum::serve(listener, vigil_api::router(state))
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
@@ -153,6 +156,21 @@ pub async fn run(
         tracing::warn!(repair = %repair, "wal was repaired on open");
     }
     storage.set(tsdb.clone());
+    rules.start(vigil_rules::ManagerDeps {
+        appendable: storage.clone(),
+        queryable: storage.clone(),
+        promql: Arc::new(vigil_rules::PromqlEvaluator::new(
+            vigil_promql::Engine::new(validated.engine.clone()),
+            storage.clone(),
+        )),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let first_load = rules.clone();
+    tokio::task::spawn_blocking(move || first_load.reload())
+        .await
+        .context("rule loading task")?
+        .map_err(|err| anyhow::anyhow!("cannot load rule files: {err}"))?;
+    spawn_reload_on_sighup(rules.clone(), stop_rx.clone());
     ready.store(true, Ordering::Release);
 
     let maintenance_tsdb = tsdb.clone();
@@ -179,10 +197,43 @@ pub async fn run(
     let served = server.await.context("http server task")?;
     ready.store(false, Ordering::Release);
     let _ = maintenance.await;
+    let stopping = rules.clone();
+    let _ = tokio::task::spawn_blocking(move || stopping.stop()).await;
     tsdb.close();
     drop(lock_file);
     tracing::info!("stopped");
     served.context("http server")
+}
+
+/// Reloads the rule files on every SIGHUP until shutdown.
+fn spawn_reload_on_sighup(
+    rules: Arc<vigil_rules::Manager>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload rules with POST /-/reload");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+            let manager = rules.clone();
+            match tokio::task::spawn_blocking(move || manager.reload()).await {
+                Ok(Ok(())) => tracing::info!("rules reloaded on SIGHUP"),
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "rule reload on SIGHUP failed; previous rules kept")
+                }
+                Err(err) => tracing::error!(error = %err, "rule reload task failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (rules, stop);
 }
 
 /// Resolves on SIGINT or SIGTERM.
