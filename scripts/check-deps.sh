@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in vigil-model vigil-storage vigil-wal vigil-objstore vigil-ingest vigil-promql vigil-rules vigil-api; do
-  for forbidden in vigil-tsdb vigil-server; do
+for crate in vigil-model vigil-storage vigil-wal vigil-objstore vigil-ingest vigil-promql vigil-logql vigil-rules vigil-api; do
+  for forbidden in vigil-tsdb vigil-logstore vigil-server; do
     if cargo tree -p "$crate" -e normal --prefix none 2>/dev/null | grep -q "^$forbidden "; then
       echo "dependency guard: $crate must not depend on $forbidden" >&2
       status=1

@@ -184,6 +184,15 @@ impl Vigil {
         reply(request.call())
     }
 
+    /// GET `path` (with query string) with extra request headers.
+    pub fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call())
+    }
+
     /// POST a form-encoded body to `path` as Grafana does.
     pub fn post_form(&self, path: &str, form: &[(&str, &str)], tenant: Option<&str>) -> Reply {
         let body: String = form

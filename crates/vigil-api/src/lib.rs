@@ -8,6 +8,7 @@
 
 mod error;
 mod health;
+mod loki;
 mod params;
 mod promjson;
 mod query;
@@ -43,6 +44,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/status/buildinfo", get(read::buildinfo))
         .route("/api/v1/status/tsdb", get(read::tsdb_status))
         .merge(query::routes())
+        .merge(loki::routes())
         .merge(write_routes)
         .fallback(error::not_found)
         .with_state(state)

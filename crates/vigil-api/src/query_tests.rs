@@ -26,6 +26,7 @@ fn state_with(storage: MemStorage) -> Arc<ApiState> {
         ready: Arc::new(AtomicBool::new(true)),
         write_permits: tokio::sync::Semaphore::new(4),
         engine: vigil_promql::Engine::default(),
+        logs: None,
     })
 }
 

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use vigil_model::TenantId;
-use vigil_storage::{Appendable, Queryable};
+use vigil_storage::{Appendable, LogQueryable, Queryable};
 
 /// Version facts for `/api/v1/status/buildinfo`.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +46,8 @@ pub struct ApiState {
     pub write_permits: tokio::sync::Semaphore,
     /// Evaluates PromQL for the query endpoints.
     pub engine: vigil_promql::Engine,
+    /// Where the Loki read API reads logs from; `None` makes those routes answer 503.
+    pub logs: Option<Arc<dyn LogQueryable>>,
 }
 
 impl ApiState {

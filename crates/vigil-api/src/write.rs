@@ -140,6 +140,7 @@ mod tests {
             ready: Arc::new(AtomicBool::new(true)),
             write_permits: tokio::sync::Semaphore::new(write_permits),
             engine: vigil_promql::Engine::default(),
+            logs: None,
         })
     }
 

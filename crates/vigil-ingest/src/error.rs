@@ -93,6 +93,23 @@ pub enum IngestError {
         /// One line naming the first rejected items, as sent back to the client.
         message: String,
     },
+    /// A log push was partly stored: the valid entries were committed, some were refused.
+    ///
+    /// The kind is [`IngestErrorKind::TooManyRequests`] when any entry hit a per-tenant
+    /// limit, [`IngestErrorKind::BadRequest`] otherwise.
+    #[error("{message}")]
+    LogsPartial {
+        /// What was stored and what was refused.
+        outcome: Box<crate::logs::LogPushOutcome>,
+        /// The rejection reasons, as sent back to the client.
+        message: String,
+    },
+    /// The tenant's ingestion rate is exhausted; nothing was written (429).
+    #[error("{reason}")]
+    RateLimited {
+        /// The limit and the request's size.
+        reason: String,
+    },
     /// Committing the batch failed; nothing was written.
     #[error("storage commit failed: {0}")]
     Storage(#[source] StorageError),
@@ -112,6 +129,14 @@ impl IngestError {
                     IngestErrorKind::BadRequest
                 }
             }
+            Self::LogsPartial { outcome, .. } => {
+                if outcome.entries_over_limit > 0 {
+                    IngestErrorKind::TooManyRequests
+                } else {
+                    IngestErrorKind::BadRequest
+                }
+            }
+            Self::RateLimited { .. } => IngestErrorKind::TooManyRequests,
             Self::Storage(err) => match err.kind() {
                 StorageErrorKind::InvalidInput => IngestErrorKind::BadRequest,
                 StorageErrorKind::Unavailable => IngestErrorKind::Unavailable,

@@ -119,6 +119,11 @@ pub async fn run(
         build_info: build_info(),
         ready: ready.clone(),
         engine: vigil_promql::Engine::new(validated.engine.clone()),
+        // Placeholder until `vigil-logstore` can be built from the config: an in-memory log
+        // store, so the Loki read API answers (empty) instead of 503. Nothing writes to it
+        // yet (the push routes are not on this branch); whoever wires the push path must
+        // replace it with the real store, since this one keeps every line in memory.
+        logs: Some(Arc::new(vigil_storage::log_memory::MemLogStorage::new())),
     });
     let rules = vigil_rules::Manager::new(validated.rules.clone());
     let listener = tokio::net::TcpListener::bind(validated.listen)

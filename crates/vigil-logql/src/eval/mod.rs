@@ -5,6 +5,7 @@
 
 mod metric;
 mod source;
+mod storage;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -17,6 +18,7 @@ use crate::syntax::{Expr, LabelMatcher, LogExpr, ParseError, SampleExpr, parse};
 
 pub(crate) use source::Merger;
 pub use source::{LogEntry, LogSource, LogStream, MemorySource, SelectRequest};
+pub use storage::{ScanStats, StorageLogSource, storage_error};
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
