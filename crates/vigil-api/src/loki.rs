@@ -40,6 +40,20 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 /// features by the Loki version it sees).
 const LOKI_API_VERSION: &str = "3.4.0";
 
+/// Most entries one log query may ask for (Loki's default `max_entries_limit_per_query`).
+const MAX_ENTRIES_LIMIT: usize = 5_000;
+
+/// `limit` within [`MAX_ENTRIES_LIMIT`], with Loki's message otherwise.
+fn checked_limit(p: &LokiParams<'_>) -> Result<usize, LokiError> {
+    let limit = p.positive("limit", DEFAULT_LIMIT)?;
+    if limit > MAX_ENTRIES_LIMIT {
+        return Err(LokiError::bad_request(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {MAX_ENTRIES_LIMIT})"
+        )));
+    }
+    Ok(limit)
+}
+
 /// The header carrying Loki's response encoding flags.
 const ENCODING_FLAGS_HEADER: &str = "x-loki-response-encoding-flags";
 
@@ -300,7 +314,7 @@ async fn query_range(
     let (logs, tenant) = log_store(&state, &headers)?;
     let p = LokiParams(&params);
     let query = p.query()?;
-    let limit = p.positive("limit", DEFAULT_LIMIT)?;
+    let limit = checked_limit(&p)?;
     let (start_ns, end_ns) = p.bounds()?;
     if end_ns < start_ns {
         return Err(LokiError::bad_request(
@@ -348,7 +362,7 @@ async fn query(
     let (logs, tenant) = log_store(&state, &headers)?;
     let p = LokiParams(&params);
     let query = p.query()?;
-    let limit = p.positive("limit", DEFAULT_LIMIT)?;
+    let limit = checked_limit(&p)?;
     let at_ns = p.time("time")?.unwrap_or_else(now_ns);
     let direction = p.direction()?;
     if let Expr::Log(_) = parse(&query).map_err(EvalError::from)? {

@@ -25,7 +25,7 @@ use vigil_storage::LogQueryable;
 
 use super::json::push_streams;
 use super::params::{LokiParams, now_ns};
-use super::{DEFAULT_LIMIT, LokiError, blocking, log_store, wants_categorized};
+use super::{LokiError, blocking, checked_limit, log_store, wants_categorized};
 use crate::ApiState;
 use crate::params::Params;
 
@@ -61,7 +61,7 @@ pub(super) async fn tail(
     let start_ns = p
         .time("start")?
         .unwrap_or_else(|| now_ns().saturating_sub(DEFAULT_LOOKBACK_NS));
-    let limit = p.positive("limit", DEFAULT_LIMIT)?;
+    let limit = checked_limit(&p)?;
     let delay_seconds = match p.get("delay_for") {
         None => 0,
         Some(raw) => raw.parse::<i64>().map_err(|_| {

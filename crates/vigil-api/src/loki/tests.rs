@@ -477,6 +477,11 @@ async fn bad_input_is_a_plain_text_400_naming_the_problem() {
         ),
         (
             "/loki/api/v1/query_range",
+            &[("query", "{app=\"api\"}"), ("limit", "5001")],
+            "max entries limit per query exceeded",
+        ),
+        (
+            "/loki/api/v1/query_range",
             &[("query", "{app=\"api\"}"), ("direction", "sideways")],
             "invalid direction 'sideways'",
         ),
