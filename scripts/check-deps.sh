@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a crate depends on a storage engine it must not know about
-# (ARCHITECTURE.md: engines, ingest, API and rules see only vigil-storage traits).
+# (ARCHITECTURE.md: engines, ingest, API and rules see only vigil-storage traits;
+# only vigil-server names the storage engines vigil-tsdb and vigil-logstore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0

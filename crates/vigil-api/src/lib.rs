@@ -8,6 +8,7 @@
 
 mod error;
 mod health;
+mod logs;
 mod loki;
 mod params;
 mod promjson;
@@ -24,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::ApiError;
+pub use logs::{LogsApiState, logs_router};
 pub use params::{parse_selector, parse_time_ms};
 pub use state::{ApiOptions, ApiState, BuildInfo};
 

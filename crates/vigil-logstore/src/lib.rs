@@ -1,6 +1,29 @@
 //! Vigil's log storage engine.
 //!
-//! Will own the log WAL, the per-stream heads, Parquet segments on the object store, the
-//! roaring label index and the tantivy content index, implementing the log traits of
-//! `vigil-storage`. Depends on `vigil-model`, `vigil-storage`, `vigil-wal` and
-//! `vigil-objstore` only; it must never name an engine, the ingest or API crates.
+//! Owns the log WAL (records in `docs/format/log-wal-records.md`, written through
+//! `vigil-wal` with group commit), the in-memory head per stream, cutting chunks by size or
+//! age into segments on the object store (`docs/format/log-segment.md`: Parquet entries with
+//! zstd and time statistics per row group, a roaring label index, a tantivy trigram content
+//! index, `meta.json` last as the commit marker), the local segment cache, retention, and
+//! the reads that merge head and segments. Implements the log traits of `vigil-storage`.
+//!
+//! Depends on `vigil-model`, `vigil-storage`, `vigil-wal` and `vigil-objstore` only; it must
+//! never name a query engine, the ingest or the API crates.
+
+mod codec;
+mod content;
+mod error;
+mod head;
+mod options;
+mod querier;
+mod segment;
+mod store;
+mod wal_record;
+
+pub use error::LogStoreError;
+pub use options::LogStoreOptions;
+pub use segment::SegmentMeta;
+pub use store::{
+    LogStore, MaintenanceReport, OpenReport, StreamEntries, read_segment_dir, write_segment_dir,
+};
+pub use vigil_wal::FsyncMode;

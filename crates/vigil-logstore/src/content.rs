@@ -1,0 +1,236 @@
+//! The content index of a segment: a tantivy index with one document per Parquet row group
+//! whose terms are the distinct byte trigrams of the row group's lines. A `|=` literal can
+//! only occur in a row group holding every trigram of the literal, so intersecting the
+//! trigram postings yields the row groups worth reading. Literals shorter than three bytes
+//! prune nothing. Persisted as one packed file (layout in `docs/format/log-segment.md`).
+
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+use tantivy::collector::DocSetCollector;
+use tantivy::directory::RamDirectory;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, Schema};
+use tantivy::{Directory, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+use crate::LogStoreError;
+use crate::codec::{Reader, Writer, seal, unseal};
+
+const MAGIC: &[u8; 4] = b"VLCI";
+const VERSION: u8 = 1;
+const TRIGRAM_FIELD: &str = "trigram";
+const ROW_GROUP_FIELD: &str = "row_group";
+
+fn schema() -> (Schema, Field, Field) {
+    let mut builder = Schema::builder();
+    let trigram = builder.add_u64_field(TRIGRAM_FIELD, INDEXED);
+    let row_group = builder.add_u64_field(ROW_GROUP_FIELD, FAST);
+    (builder.build(), trigram, row_group)
+}
+
+fn trigram(bytes: &[u8]) -> u64 {
+    (u64::from(bytes[0]) << 16) | (u64::from(bytes[1]) << 8) | u64::from(bytes[2])
+}
+
+/// Distinct trigrams of many lines, with a 2 MiB bitmap over the 24-bit trigram space.
+pub(crate) struct TrigramSet {
+    bits: Vec<u64>,
+}
+
+impl TrigramSet {
+    pub(crate) fn new() -> Self {
+        Self {
+            bits: vec![0; (1 << 24) / 64],
+        }
+    }
+
+    pub(crate) fn add_line(&mut self, line: &[u8]) {
+        for window in line.windows(3) {
+            let t = trigram(window) as usize;
+            self.bits[t >> 6] |= 1 << (t & 63);
+        }
+    }
+
+    /// The distinct trigrams added since the last drain, and a reset.
+    pub(crate) fn drain(&mut self) -> Vec<u64> {
+        let mut out = Vec::new();
+        for (word_index, word) in self.bits.iter_mut().enumerate() {
+            let mut w = *word;
+            while w != 0 {
+                let bit = w.trailing_zeros() as u64;
+                out.push(((word_index as u64) << 6) | bit);
+                w &= w - 1;
+            }
+            *word = 0;
+        }
+        out
+    }
+}
+
+/// Builds the packed content index of a segment from each row group's trigrams.
+pub(crate) fn build(
+    scratch_dir: &Path,
+    row_groups: impl Iterator<Item = (u32, Vec<u64>)>,
+) -> Result<Vec<u8>, LogStoreError> {
+    let (schema, trigram_field, row_group_field) = schema();
+    std::fs::create_dir_all(scratch_dir)
+        .map_err(|e| LogStoreError::io(format!("creating {}", scratch_dir.display()), e))?;
+    let index = Index::create_in_dir(scratch_dir, schema)?;
+    let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000)?;
+    for (row_group, trigrams) in row_groups {
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(row_group_field, u64::from(row_group));
+        for t in trigrams {
+            doc.add_u64(trigram_field, t);
+        }
+        writer.add_document(doc)?;
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    let mut w = Writer::default();
+    w.buf.extend_from_slice(MAGIC);
+    w.u8(VERSION);
+    let mut files = Vec::new();
+    for dir_entry in std::fs::read_dir(scratch_dir)
+        .map_err(|e| LogStoreError::io(format!("listing {}", scratch_dir.display()), e))?
+    {
+        let dir_entry = dir_entry.map_err(|e| LogStoreError::io("listing content index", e))?;
+        let name = dir_entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".lock") {
+            continue;
+        }
+        let data = std::fs::read(dir_entry.path())
+            .map_err(|e| LogStoreError::io(format!("reading content index file {name}"), e))?;
+        files.push((name, data));
+    }
+    files.sort();
+    w.u32(files.len() as u32);
+    for (name, data) in &files {
+        w.bytes(name.as_bytes());
+        w.bytes(data);
+    }
+    let _ = std::fs::remove_dir_all(scratch_dir);
+    Ok(seal(w.buf))
+}
+
+/// An opened content index.
+pub(crate) struct ContentIndex {
+    reader: IndexReader,
+    trigram: Field,
+}
+
+impl ContentIndex {
+    /// Opens a packed content index in memory.
+    pub(crate) fn open(packed: &[u8]) -> Result<Self, LogStoreError> {
+        let body = unseal(packed, "content index")?;
+        let mut r = Reader::new(body, "content index");
+        let magic = [r.u8()?, r.u8()?, r.u8()?, r.u8()?];
+        if &magic != MAGIC {
+            return Err(LogStoreError::corrupt("content index", "bad magic"));
+        }
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(LogStoreError::corrupt(
+                "content index",
+                format!("unknown version {version}"),
+            ));
+        }
+        let directory = RamDirectory::create();
+        let count = r.u32()?;
+        for _ in 0..count {
+            let name = r.string()?;
+            let data = r.bytes()?;
+            directory
+                .atomic_write(Path::new(&name), data)
+                .map_err(|e| LogStoreError::io(format!("loading content index file {name}"), e))?;
+        }
+        let index = Index::open(directory)?;
+        let trigram = index.schema().get_field(TRIGRAM_FIELD)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self { reader, trigram })
+    }
+
+    /// Row groups that may contain every literal; `None` when no literal is long enough to
+    /// prune (every row group is a candidate).
+    pub(crate) fn candidates(
+        &self,
+        literals: &[String],
+    ) -> Result<Option<RoaringBitmap>, LogStoreError> {
+        let mut trigrams: Vec<u64> = literals
+            .iter()
+            .flat_map(|l| l.as_bytes().windows(3).map(trigram).collect::<Vec<_>>())
+            .collect();
+        trigrams.sort_unstable();
+        trigrams.dedup();
+        if trigrams.is_empty() {
+            return Ok(None);
+        }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = trigrams
+            .iter()
+            .map(|&t| {
+                let term = Term::from_field_u64(self.trigram, t);
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut out = RoaringBitmap::new();
+        for address in docs {
+            let column = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64(ROW_GROUP_FIELD)?;
+            if let Some(row_group) = column.first(address.doc_id) {
+                out.insert(row_group as u32);
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prunes_row_groups_without_the_literal() {
+        let dir = tempfile::tempdir().unwrap();
+        let groups = [
+            vec!["GET /index.html 200", "POST /login 302"],
+            vec!["disk full on /dev/sda1", "needle in a haystack"],
+            vec!["nothing here", "or here"],
+        ];
+        let mut set = TrigramSet::new();
+        let trigrams: Vec<(u32, Vec<u64>)> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, lines)| {
+                lines.iter().for_each(|l| set.add_line(l.as_bytes()));
+                (i as u32, set.drain())
+            })
+            .collect();
+        let packed = build(&dir.path().join("scratch"), trigrams.into_iter()).unwrap();
+        let index = ContentIndex::open(&packed).unwrap();
+        let hits = |lits: &[&str]| {
+            index
+                .candidates(&lits.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap()
+                .map(|b| b.iter().collect::<Vec<u32>>())
+        };
+        assert_eq!(hits(&["needle"]), Some(vec![1]));
+        assert_eq!(hits(&["eedl"]), Some(vec![1]), "infixes of words are found");
+        assert_eq!(hits(&["here"]), Some(vec![2]));
+        assert_eq!(hits(&["/"]), None, "too short to prune");
+        assert_eq!(hits(&["needle", "GET"]), Some(vec![]));
+        assert_eq!(hits(&["absent"]), Some(vec![]));
+        let mut damaged = packed.clone();
+        damaged[10] ^= 1;
+        assert!(ContentIndex::open(&damaged).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+use std::path::PathBuf;
+
+use vigil_wal::FsyncMode;
+
+const SECOND_NS: i64 = 1_000_000_000;
+
+/// Settings of the log store; `vigil-server` maps its config file onto them.
+#[derive(Debug, Clone)]
+pub struct LogStoreOptions {
+    /// Local directory for the log WAL (`wal/`) and the segment cache (`cache/`).
+    pub data_dir: PathBuf,
+    /// WAL durability mode (group commit by default).
+    pub wal_fsync: FsyncMode,
+    /// WAL segment size in bytes.
+    pub wal_segment_size_bytes: u64,
+    /// A stream's head is cut into a chunk once it holds this many bytes (default 1.5 MiB).
+    pub chunk_target_bytes: usize,
+    /// ... or once its oldest unflushed entry arrived this long ago (default 1 h).
+    pub max_chunk_age_ns: i64,
+    /// How far behind a stream's newest entry an entry is still accepted (default 30 min,
+    /// half the chunk age, as Loki's unordered writes).
+    pub unordered_window_ns: i64,
+    /// Active (in-head) streams per tenant (default 10 000; 0 = unlimited).
+    pub max_streams_per_tenant: usize,
+    /// Most rows per Parquet row group, the unit of time and content pruning (default 8192).
+    pub row_group_rows: usize,
+    /// Segments whose newest entry is older than this are deleted (default 31 d; 0 = keep).
+    pub retention_ns: i64,
+}
+
+impl Default for LogStoreOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            wal_fsync: FsyncMode::Batch,
+            wal_segment_size_bytes: 64 << 20,
+            chunk_target_bytes: 1536 << 10,
+            max_chunk_age_ns: 3600 * SECOND_NS,
+            unordered_window_ns: 1800 * SECOND_NS,
+            max_streams_per_tenant: 10_000,
+            row_group_rows: 8192,
+            retention_ns: 31 * 24 * 3600 * SECOND_NS,
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Log segments (layout in `docs/format/log-segment.md`): what one flush of a tenant's
+//! chunks produces. `data.parquet` holds the entries, one stream per row group, rows in
+//! time order; `index.bin` holds the stream label sets with their row groups and roaring
+//! postings per label pair; `content.bin` the trigram content index; `meta.json`, written
+//! last, commits the segment.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::file::statistics::Statistics;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+use vigil_model::{Direction, Label, Labels, LogEntry, LogTimeRange, MatchOp, Matcher};
+
+use crate::LogStoreError;
+use crate::codec::{Reader, Writer, seal, unseal};
+use crate::content::{self, ContentIndex, TrigramSet};
+
+pub(crate) const DATA_FILE: &str = "data.parquet";
+pub(crate) const INDEX_FILE: &str = "index.bin";
+pub(crate) const CONTENT_FILE: &str = "content.bin";
+pub(crate) const META_FILE: &str = "meta.json";
+/// Files in upload order; `meta.json` last commits the segment.
+pub(crate) const SEGMENT_FILES: [&str; 4] = [DATA_FILE, INDEX_FILE, CONTENT_FILE, META_FILE];
+
+const INDEX_MAGIC: &[u8; 4] = b"VLIX";
+const INDEX_VERSION: u8 = 1;
+const COL_TIMESTAMP: usize = 1;
+
+/// `meta.json` of a segment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SegmentMeta {
+    /// Format version of the segment (1).
+    pub version: u32,
+    /// The segment's ULID.
+    pub id: String,
+    /// Oldest entry (ns).
+    pub min_time_ns: i64,
+    /// Newest entry (ns).
+    pub max_time_ns: i64,
+    /// Entries stored.
+    pub entries: u64,
+    /// Streams stored.
+    pub streams: u64,
+    /// Bytes of lines and structured metadata stored (uncompressed).
+    pub raw_bytes: u64,
+    /// Sizes of the segment's files in bytes.
+    pub files: BTreeMap<String, u64>,
+    /// Segments this one replaced by compaction.
+    #[serde(default)]
+    pub compacted_from: Vec<String>,
+}
+
+/// One stream in a segment.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamInfo {
+    pub(crate) labels: Labels,
+    pub(crate) min_time_ns: i64,
+    pub(crate) max_time_ns: i64,
+    pub(crate) row_groups: Range<u32>,
+}
+
+fn arrow_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("stream_id", DataType::UInt32, false),
+        Field::new("timestamp_ns", DataType::Int64, false),
+        Field::new("line", DataType::Utf8, false),
+        Field::new("structured_metadata", DataType::Utf8, true),
+    ]))
+}
+
+fn metadata_json(labels: &Labels) -> Option<String> {
+    if labels.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|l| (l.name.clone(), serde_json::Value::String(l.value.clone())))
+        .collect();
+    Some(serde_json::Value::Object(map).to_string())
+}
+
+fn parse_metadata(json: &str) -> Result<Labels, LogStoreError> {
+    let map: BTreeMap<String, String> = serde_json::from_str(json)
+        .map_err(|e| LogStoreError::corrupt("segment structured metadata", e.to_string()))?;
+    Labels::from_unsorted_unique(map.into_iter().map(|(n, v)| Label::new(n, v)).collect())
+        .map_err(|e| LogStoreError::corrupt("segment structured metadata", e.to_string()))
+}
+
+/// Writes `data.parquet`, `index.bin` and `content.bin` of a segment into `dir`.
+/// `streams` must be sorted by labels with entries sorted and de-duplicated.
+pub(crate) fn write_files(
+    dir: &Path,
+    id: &str,
+    streams: &[(Labels, Vec<LogEntry>)],
+    row_group_rows: usize,
+    compacted_from: Vec<String>,
+) -> Result<SegmentMeta, LogStoreError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LogStoreError::io(format!("creating {}", dir.display()), e))?;
+    let data_path = dir.join(DATA_FILE);
+    let file = File::create(&data_path)
+        .map_err(|e| LogStoreError::io(format!("creating {}", data_path.display()), e))?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_column_dictionary_enabled("line".into(), false)
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .build();
+    let schema = arrow_schema();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+    let mut infos = Vec::with_capacity(streams.len());
+    let mut trigram_groups: Vec<(u32, Vec<u64>)> = Vec::new();
+    let mut trigrams = TrigramSet::new();
+    let mut row_group = 0u32;
+    let mut meta = SegmentMeta {
+        version: 1,
+        id: id.to_string(),
+        min_time_ns: i64::MAX,
+        max_time_ns: i64::MIN,
+        entries: 0,
+        streams: streams.len() as u64,
+        raw_bytes: 0,
+        files: BTreeMap::new(),
+        compacted_from,
+    };
+    for (stream_id, (labels, entries)) in streams.iter().enumerate() {
+        let first_group = row_group;
+        for chunk in entries.chunks(row_group_rows.max(1)) {
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(UInt32Array::from(vec![stream_id as u32; chunk.len()])),
+                    Arc::new(Int64Array::from_iter_values(
+                        chunk.iter().map(|e| e.timestamp_ns),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|e| e.line.as_str()),
+                    )),
+                    Arc::new(StringArray::from_iter(
+                        chunk.iter().map(|e| metadata_json(&e.structured_metadata)),
+                    )),
+                ],
+            )?;
+            writer.write(&batch)?;
+            writer.flush()?;
+            for entry in chunk {
+                trigrams.add_line(entry.line.as_bytes());
+                meta.raw_bytes += entry.size_bytes() as u64;
+            }
+            trigram_groups.push((row_group, trigrams.drain()));
+            row_group += 1;
+        }
+        let min_time_ns = entries.first().map_or(i64::MAX, |e| e.timestamp_ns);
+        let max_time_ns = entries.last().map_or(i64::MIN, |e| e.timestamp_ns);
+        meta.min_time_ns = meta.min_time_ns.min(min_time_ns);
+        meta.max_time_ns = meta.max_time_ns.max(max_time_ns);
+        meta.entries += entries.len() as u64;
+        infos.push(StreamInfo {
+            labels: labels.clone(),
+            min_time_ns,
+            max_time_ns,
+            row_groups: first_group..row_group,
+        });
+    }
+    writer.close()?;
+    let index_bytes = encode_index(&infos);
+    write_file(&dir.join(INDEX_FILE), &index_bytes)?;
+    let content_bytes = content::build(&dir.join("content.scratch"), trigram_groups.into_iter())?;
+    write_file(&dir.join(CONTENT_FILE), &content_bytes)?;
+    for name in [DATA_FILE, INDEX_FILE, CONTENT_FILE] {
+        let size = std::fs::metadata(dir.join(name))
+            .map_err(|e| LogStoreError::io(format!("stat {name}"), e))?
+            .len();
+        meta.files.insert(name.to_string(), size);
+    }
+    Ok(meta)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LogStoreError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| LogStoreError::io(format!("writing {}", path.display()), e))
+}
+
+fn encode_index(streams: &[StreamInfo]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.buf.extend_from_slice(INDEX_MAGIC);
+    w.u8(INDEX_VERSION);
+    w.u32(streams.len() as u32);
+    let mut postings: BTreeMap<(&str, &str), RoaringBitmap> = BTreeMap::new();
+    for (id, stream) in streams.iter().enumerate() {
+        w.labels(&stream.labels);
+        w.i64(stream.min_time_ns);
+        w.i64(stream.max_time_ns);
+        w.u32(stream.row_groups.start);
+        w.u32(stream.row_groups.end);
+        for label in &stream.labels {
+            postings
+                .entry((&label.name, &label.value))
+                .or_default()
+                .insert(id as u32);
+        }
+    }
+    w.u32(postings.len() as u32);
+    for ((name, value), bitmap) in postings {
+        w.bytes(name.as_bytes());
+        w.bytes(value.as_bytes());
+        let mut serialized = Vec::with_capacity(bitmap.serialized_size());
+        // Writing into a Vec cannot fail.
+        let _ = bitmap.serialize_into(&mut serialized);
+        w.bytes(&serialized);
+    }
+    seal(w.buf)
+}
+
+/// The label index of a segment: streams and postings per label pair.
+pub(crate) struct LabelIndex {
+    pub(crate) streams: Vec<StreamInfo>,
+    postings: BTreeMap<(String, String), RoaringBitmap>,
+}
+
+pub(crate) fn decode_index(bytes: &[u8]) -> Result<LabelIndex, LogStoreError> {
+    let what = "segment label index";
+    let mut r = Reader::new(unseal(bytes, what)?, what);
+    let magic = [r.u8()?, r.u8()?, r.u8()?, r.u8()?];
+    if &magic != INDEX_MAGIC {
+        return Err(LogStoreError::corrupt(what, "bad magic"));
+    }
+    let version = r.u8()?;
+    if version != INDEX_VERSION {
+        return Err(LogStoreError::corrupt(
+            what,
+            format!("unknown version {version}"),
+        ));
+    }
+    let count = r.u32()? as usize;
+    let mut streams = Vec::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let labels = r.labels()?;
+        let min_time_ns = r.i64()?;
+        let max_time_ns = r.i64()?;
+        let start = r.u32()?;
+        let end = r.u32()?;
+        streams.push(StreamInfo {
+            labels,
+            min_time_ns,
+            max_time_ns,
+            row_groups: start..end,
+        });
+    }
+    let posting_count = r.u32()? as usize;
+    let mut postings = BTreeMap::new();
+    for _ in 0..posting_count {
+        let name = r.string()?;
+        let value = r.string()?;
+        let bitmap = RoaringBitmap::deserialize_from(r.bytes()?).map_err(|e| {
+            LogStoreError::corrupt(what, format!("postings of {name}={value:?}: {e}"))
+        })?;
+        postings.insert((name, value), bitmap);
+    }
+    Ok(LabelIndex { streams, postings })
+}
+
+impl LabelIndex {
+    /// Streams matching all matchers, resolved through the postings where a matcher names
+    /// values (`=`, `=~` over literals) and by testing label values otherwise.
+    pub(crate) fn matching(&self, matchers: &[Matcher]) -> RoaringBitmap {
+        let mut result: RoaringBitmap = (0..self.streams.len() as u32).collect();
+        for matcher in matchers {
+            let literals = match matcher.op {
+                MatchOp::Equal if !matcher.value.is_empty() => Some(vec![matcher.value.clone()]),
+                MatchOp::Regex => matcher.set_literals(),
+                _ => None,
+            };
+            match literals {
+                Some(values) => {
+                    let mut union = RoaringBitmap::new();
+                    for value in values {
+                        if let Some(bitmap) = self.postings.get(&(matcher.name.clone(), value)) {
+                            union |= bitmap;
+                        }
+                    }
+                    result &= union;
+                }
+                None => {
+                    result = result
+                        .iter()
+                        .filter(|&id| {
+                            self.streams
+                                .get(id as usize)
+                                .is_some_and(|s| matcher.matches_labels(&s.labels))
+                        })
+                        .collect();
+                }
+            }
+            if result.is_empty() {
+                break;
+            }
+        }
+        result
+    }
+}
+
+/// An opened, committed segment in the local cache.
+pub(crate) struct SegmentReader {
+    pub(crate) meta: SegmentMeta,
+    pub(crate) index: LabelIndex,
+    data_path: PathBuf,
+    parquet: ArrowReaderMetadata,
+    /// Time range of each row group from the Parquet column statistics.
+    row_group_times: Vec<(i64, i64)>,
+    content: ContentIndex,
+    pub(crate) dir: PathBuf,
+}
+
+impl SegmentReader {
+    /// Opens the segment files in `dir` (meta.json must be present).
+    pub(crate) fn open(dir: &Path) -> Result<Self, LogStoreError> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .map_err(|e| LogStoreError::io(format!("reading {}/{name}", dir.display()), e))
+        };
+        let meta: SegmentMeta = serde_json::from_slice(&read(META_FILE)?).map_err(|e| {
+            LogStoreError::corrupt(format!("{}/meta.json", dir.display()), e.to_string())
+        })?;
+        if meta.version != 1 {
+            return Err(LogStoreError::corrupt(
+                "segment meta",
+                format!("unknown version {}", meta.version),
+            ));
+        }
+        let index = decode_index(&read(INDEX_FILE)?)?;
+        let content = ContentIndex::open(&read(CONTENT_FILE)?)?;
+        let data_path = dir.join(DATA_FILE);
+        let file = File::open(&data_path)
+            .map_err(|e| LogStoreError::io(format!("opening {}", data_path.display()), e))?;
+        let parquet = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())?;
+        let row_group_times = parquet
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| match rg.column(COL_TIMESTAMP).statistics() {
+                Some(Statistics::Int64(s)) => (
+                    s.min_opt().copied().unwrap_or(i64::MIN),
+                    s.max_opt().copied().unwrap_or(i64::MAX),
+                ),
+                _ => (i64::MIN, i64::MAX),
+            })
+            .collect();
+        Ok(Self {
+            meta,
+            index,
+            data_path,
+            parquet,
+            row_group_times,
+            content,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Row groups of `stream` that overlap `range` and may contain all `literals`, in the
+    /// order `direction` reads them.
+    pub(crate) fn row_groups_for(
+        &self,
+        stream: u32,
+        range: LogTimeRange,
+        literals: &[String],
+        direction: Direction,
+    ) -> Result<Vec<u32>, LogStoreError> {
+        let Some(info) = self.index.streams.get(stream as usize) else {
+            return Ok(Vec::new());
+        };
+        let candidates = if literals.is_empty() {
+            None
+        } else {
+            self.content.candidates(literals)?
+        };
+        let mut groups: Vec<u32> = info
+            .row_groups
+            .clone()
+            .filter(|&rg| {
+                self.row_group_times
+                    .get(rg as usize)
+                    .is_some_and(|&(min, max)| range.overlaps(min, max))
+            })
+            .filter(|rg| candidates.as_ref().is_none_or(|c| c.contains(*rg)))
+            .collect();
+        if direction == Direction::Backward {
+            groups.reverse();
+        }
+        Ok(groups)
+    }
+
+    /// Decodes one row group into entries in time order.
+    pub(crate) fn read_row_group(&self, row_group: u32) -> Result<Vec<LogEntry>, LogStoreError> {
+        let file = File::open(&self.data_path)
+            .map_err(|e| LogStoreError::io(format!("opening {}", self.data_path.display()), e))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.parquet.clone())
+            .with_row_groups(vec![row_group as usize])
+            .with_batch_size(65_536)
+            .build()?;
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            let column = |i: usize| batch.column(i).as_any();
+            let bad = || LogStoreError::corrupt("segment data", "unexpected column type");
+            let ts = column(1).downcast_ref::<Int64Array>().ok_or_else(bad)?;
+            let lines = column(2).downcast_ref::<StringArray>().ok_or_else(bad)?;
+            let metadata = column(3).downcast_ref::<StringArray>().ok_or_else(bad)?;
+            for row in 0..batch.num_rows() {
+                let structured_metadata = if metadata.is_null(row) {
+                    Labels::empty()
+                } else {
+                    parse_metadata(metadata.value(row))?
+                };
+                out.push(LogEntry {
+                    timestamp_ns: ts.value(row),
+                    line: lines.value(row).to_string(),
+                    structured_metadata,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
