@@ -51,6 +51,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Log store and log push limits.
+    pub logs: crate::logs_config::LogsConfig,
 }
 
 /// `server:`

@@ -8,6 +8,8 @@
 
 pub mod config;
 mod deferred;
+mod logs;
+pub mod logs_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -104,6 +106,7 @@ pub async fn run(
         s3: config.storage.object_store.s3.clone(),
     })?;
 
+    let (log_store, log_routes) = logs::open(&config, &validated, object_store.clone()).await?;
     let storage = Arc::new(DeferredStorage::default());
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(ApiState {
@@ -128,7 +131,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, vigil_api::router(state))
+        axum::serve(listener, vigil_api::router(state).merge(log_routes))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
@@ -175,7 +178,10 @@ pub async fn run(
         }
     });
 
+    let log_maintenance = logs::spawn_maintenance(log_store.clone(), interval, stop_rx.clone());
     let served = server.await.context("http server task")?;
+    let _ = log_maintenance.await;
+    log_store.close();
     ready.store(false, Ordering::Release);
     let _ = maintenance.await;
     tsdb.close();
