@@ -55,6 +55,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Recording and alerting rules, Alertmanager notifications.
     pub rules: RulesConfig,
+    /// Log store and log push limits.
+    pub logs: crate::logs_config::LogsConfig,
 }
 
 /// `rules:`

@@ -9,6 +9,8 @@
 
 pub mod config;
 mod deferred;
+mod logs;
+pub mod logs_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,6 +107,7 @@ pub async fn run(
         s3: config.storage.object_store.s3.clone(),
     })?;
 
+    let (log_store, log_routes) = logs::open(&config, &validated, object_store.clone()).await?;
     let storage = Arc::new(DeferredStorage::default());
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(ApiState {
@@ -137,7 +140,7 @@ pub async fn run(
     let mut server_stop = stop_rx.clone();
     let app = vigil_api::router(state).merge(vigil_api::rules::router(rules.clone()));
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.merge(log_routes))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
@@ -199,7 +202,10 @@ pub async fn run(
         }
     });
 
+    let log_maintenance = logs::spawn_maintenance(log_store.clone(), interval, stop_rx.clone());
     let served = server.await.context("http server task")?;
+    let _ = log_maintenance.await;
+    log_store.close();
     ready.store(false, Ordering::Release);
     let _ = maintenance.await;
     let stopping = rules.clone();

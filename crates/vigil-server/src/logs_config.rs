@@ -1,0 +1,43 @@
+//! The `logs:` section of the configuration file: the log store and the log push limits.
+
+use serde::Deserialize;
+
+/// `logs:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// A stream's chunk is cut once it holds this many bytes.
+    pub chunk_target_bytes: usize,
+    /// ... or once its oldest unflushed entry is this old.
+    pub max_chunk_age: String,
+    /// Active streams per tenant (0 = unlimited); more → 429.
+    pub max_streams_per_tenant: usize,
+    /// Segments whose newest entry is older than this are deleted.
+    pub retention: String,
+    /// Longest accepted line in bytes.
+    pub max_line_size_bytes: usize,
+    /// Truncate longer lines instead of rejecting them.
+    pub max_line_size_truncate: bool,
+    /// Per-tenant ingestion rate in bytes per second (0 = off); over it → 429.
+    pub ingestion_rate_bytes: u64,
+    /// Per-tenant burst in bytes.
+    pub ingestion_burst_bytes: u64,
+    /// Entries older than this are rejected.
+    pub reject_older_than: String,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            chunk_target_bytes: 1536 << 10,
+            max_chunk_age: "1h".into(),
+            max_streams_per_tenant: 10_000,
+            retention: "31d".into(),
+            max_line_size_bytes: 256 << 10,
+            max_line_size_truncate: false,
+            ingestion_rate_bytes: 10 << 20,
+            ingestion_burst_bytes: 20 << 20,
+            reject_older_than: "168h".into(),
+        }
+    }
+}
