@@ -14,6 +14,7 @@ pub mod alert;
 pub mod eval;
 pub mod file;
 pub mod group;
+pub mod logql;
 pub mod manager;
 pub mod notifier;
 pub mod template;
@@ -27,5 +28,6 @@ pub use file::{
     parse_rule_file,
 };
 pub use group::{Group, GroupEnv, Health, OutgoingAlert, Rule};
+pub use logql::{LogqlEvaluator, logql_validator};
 pub use manager::{Manager, ManagerDeps, ManagerOptions};
 pub use yaml::Pos;

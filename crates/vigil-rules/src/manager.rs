@@ -62,6 +62,8 @@ pub struct ManagerDeps {
     pub queryable: Arc<dyn Queryable>,
     /// Evaluates PromQL rule expressions.
     pub promql: Arc<dyn QueryEvaluator>,
+    /// Evaluates LogQL rule groups (`language: logql`); `None` without a log store.
+    pub logql: Option<Arc<dyn QueryEvaluator>>,
     /// Runtime the appends are committed on.
     pub runtime: tokio::runtime::Handle,
 }
@@ -177,7 +179,10 @@ impl Manager {
 
     /// Reads and validates every rule file into groups (no state yet).
     pub fn load_groups(&self) -> Result<Vec<Group>, String> {
-        let options = ParseOptions::default();
+        let options = ParseOptions {
+            logql: Some(crate::logql::logql_validator()),
+            ..ParseOptions::default()
+        };
         let mut groups = Vec::new();
         let mut problems = Vec::new();
         for path in self.matching_files()? {
@@ -273,7 +278,7 @@ impl Manager {
             appendable: deps.appendable.clone(),
             queryable: deps.queryable.clone(),
             promql: deps.promql.clone(),
-            logql: None,
+            logql: deps.logql.clone(),
             external_labels: self.options.notifier.external_labels.clone(),
             external_url: self.options.notifier.external_url.clone(),
             for_grace_period_ms: self.options.for_grace_period_ms,

@@ -110,6 +110,8 @@ pub async fn run(
     let (log_store, log_routes) = logs::open(&config, &validated, object_store.clone()).await?;
     let storage = Arc::new(DeferredStorage::default());
     let ready = Arc::new(AtomicBool::new(false));
+    // The log store serves the push routes, the Loki read API and LogQL rules alike.
+    let logs: Arc<dyn vigil_storage::LogQueryable> = Arc::new(log_store.clone());
     let state = Arc::new(ApiState {
         appendable: storage.clone(),
         queryable: storage.clone(),
@@ -122,11 +124,7 @@ pub async fn run(
         build_info: build_info(),
         ready: ready.clone(),
         engine: vigil_promql::Engine::new(validated.engine.clone()),
-        // Placeholder until `vigil-logstore` can be built from the config: an in-memory log
-        // store, so the Loki read API answers (empty) instead of 503. Nothing writes to it
-        // yet (the push routes are not on this branch); whoever wires the push path must
-        // replace it with the real store, since this one keeps every line in memory.
-        logs: Some(Arc::new(vigil_storage::log_memory::MemLogStorage::new())),
+        logs: Some(logs.clone()),
     });
     let rules = vigil_rules::Manager::new(validated.rules.clone());
     let listener = tokio::net::TcpListener::bind(validated.listen)
@@ -171,6 +169,7 @@ pub async fn run(
             vigil_promql::Engine::new(validated.engine.clone()),
             storage.clone(),
         )),
+        logql: Some(Arc::new(vigil_rules::LogqlEvaluator::new(logs.clone()))),
         runtime: tokio::runtime::Handle::current(),
     });
     let first_load = rules.clone();
