@@ -8,43 +8,19 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::time::Duration;
+
+use common::{CounterTsdb, counter_tsdb};
 use criterion::{Criterion, criterion_group, criterion_main};
-use object_store::local::LocalFileSystem;
-use vigil_model::{Labels, Sample, TenantId};
+use vigil_model::Labels;
 use vigil_promql::{Engine, QueryOptions};
-use vigil_storage::{AppendOptions, Appendable};
-use vigil_tsdb::{FsyncMode, Tsdb, TsdbOptions};
 
 const STEP_MS: i64 = 15_000;
 const SPAN_MS: i64 = 6 * 3_600_000;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    tsdb: Tsdb,
-    tenant: TenantId,
-    end_ms: i64,
-}
-
-fn fixture(rt: &tokio::runtime::Runtime, series: usize) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("objects")).unwrap();
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path().join("objects")).unwrap());
-    let options = TsdbOptions {
-        data_dir: dir.path().join("data"),
-        wal_fsync: FsyncMode::None,
-        ..TsdbOptions::default()
-    };
-    let (tsdb, _) = rt.block_on(Tsdb::open(options, store)).unwrap();
-    let tenant = TenantId::new("bench").unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let end_ms = now - now % STEP_MS;
-    let start_ms = end_ms - SPAN_MS;
+fn fixture(rt: &tokio::runtime::Runtime, series: usize) -> CounterTsdb {
     let labels: Vec<Labels> = (0..series)
         .map(|i| {
             Labels::try_from_pairs([
@@ -55,24 +31,9 @@ fn fixture(rt: &tokio::runtime::Runtime, series: usize) -> Fixture {
             .unwrap()
         })
         .collect();
-    let mut values = vec![0.0f64; series];
-    let mut t = start_ms;
-    while t <= end_ms {
-        let mut app = tsdb.appender(&tenant, AppendOptions::default());
-        for (i, l) in labels.iter().enumerate() {
-            values[i] += (i % 21) as f64;
-            app.append_sample(l, Sample::new(t, values[i])).unwrap();
-        }
-        rt.block_on(app.commit()).unwrap();
-        t += STEP_MS;
-    }
-    rt.block_on(tsdb.flush_head()).unwrap();
-    Fixture {
-        _dir: dir,
-        tsdb,
-        tenant,
-        end_ms,
-    }
+    let f = counter_tsdb(rt, &labels, STEP_MS, SPAN_MS);
+    rt.block_on(f.tsdb.flush_head()).unwrap();
+    f
 }
 
 fn bench(c: &mut Criterion) {

@@ -10,16 +10,17 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{CounterTsdb, counter_tsdb};
 use criterion::{Criterion, criterion_group, criterion_main};
-use object_store::local::LocalFileSystem;
-use vigil_model::{Labels, Sample, TenantId};
+use vigil_model::Labels;
 use vigil_promql::Engine;
 use vigil_rules::{Group, GroupEnv, ParseOptions, PromqlEvaluator, parse_rule_file};
-use vigil_storage::{AppendOptions, Appendable, Queryable};
-use vigil_tsdb::{FsyncMode, Tsdb, TsdbOptions};
+use vigil_storage::{Appendable, Queryable};
 
 const STEP_MS: i64 = 15_000;
 const SPAN_MS: i64 = 10 * 60_000;
@@ -40,21 +41,6 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("objects")).unwrap();
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path().join("objects")).unwrap());
-    let options = TsdbOptions {
-        data_dir: dir.path().join("data"),
-        wal_fsync: FsyncMode::None,
-        ..TsdbOptions::default()
-    };
-    let (tsdb, _) = rt.block_on(Tsdb::open(options, store)).unwrap();
-    let tenant = TenantId::new("bench").unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let end_ms = now - now % STEP_MS;
     let labels: Vec<Labels> = (0..series)
         .map(|i| {
             Labels::try_from_pairs([
@@ -66,17 +52,12 @@ fn bench(c: &mut Criterion) {
             .unwrap()
         })
         .collect();
-    let mut t = end_ms - SPAN_MS;
-    let mut values = vec![0.0f64; series];
-    while t <= end_ms {
-        let mut app = tsdb.appender(&tenant, AppendOptions::default());
-        for (i, l) in labels.iter().enumerate() {
-            values[i] += (i % 21) as f64;
-            app.append_sample(l, Sample::new(t, values[i])).unwrap();
-        }
-        rt.block_on(app.commit()).unwrap();
-        t += STEP_MS;
-    }
+    let CounterTsdb {
+        _dir,
+        tsdb,
+        tenant,
+        end_ms,
+    } = counter_tsdb(&rt, &labels, STEP_MS, SPAN_MS);
 
     let mut text = String::from("groups:\n- name: bench\n  interval: 15s\n  rules:\n");
     for r in 0..rules {
