@@ -97,20 +97,30 @@ async fn store(
     .await
 }
 
+/// The request's tenant once the log store is ready; otherwise the plain-text answer
+/// (503 before readiness, 400 for a bad `X-Scope-OrgID`).
+fn ready_tenant(
+    state: &LogsApiState,
+    headers: &HeaderMap,
+) -> Result<TenantId, (StatusCode, String)> {
+    if !state.ready.load(Ordering::Acquire) {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log storage is not ready\n".into(),
+        ));
+    }
+    tenant(headers, &state.default_tenant)
+        .map_err(|err| (err.status(), format!("{}\n", err.message())))
+}
+
 async fn loki_push(
     State(state): State<Arc<LogsApiState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.ready.load(Ordering::Acquire) {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "log storage is not ready\n".into(),
-        );
-    }
-    let tenant = match tenant(&headers, &state.default_tenant) {
+    let tenant = match ready_tenant(&state, &headers) {
         Ok(tenant) => tenant,
-        Err(err) => return plain(err.status(), format!("{}\n", err.message())),
+        Err((status, message)) => return plain(status, message),
     };
     let format = LokiFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE));
     let encoding = header_str(&headers, header::CONTENT_ENCODING).map(str::to_string);
@@ -153,15 +163,9 @@ async fn otlp_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.ready.load(Ordering::Acquire) {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "log storage is not ready\n".into(),
-        );
-    }
-    let tenant = match tenant(&headers, &state.default_tenant) {
+    let tenant = match ready_tenant(&state, &headers) {
         Ok(tenant) => tenant,
-        Err(err) => return plain(err.status(), format!("{}\n", err.message())),
+        Err((status, message)) => return plain(status, message),
     };
     let format = match OtlpFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE)) {
         Ok(format) => format,
