@@ -219,6 +219,15 @@ impl Vigil {
         reply(request.send(body))
     }
 
+    /// DELETE `path` with headers.
+    pub fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.delete(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call())
+    }
+
     /// Sends a remote write 1.0 request.
     pub fn write_v1(&self, request: &pb1::WriteRequest, tenant: Option<&str>) -> Reply {
         let mut headers = vec![

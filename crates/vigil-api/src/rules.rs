@@ -1,6 +1,9 @@
 //! Rules endpoints shaped as Prometheus serves them (Grafana's alert list reads them):
-//! `GET /api/v1/rules` with its filters, `GET /api/v1/alerts`, `POST /-/reload`, and the
-//! rule-evaluation and notification metrics in text format on `GET /metrics`.
+//! `GET /api/v1/rules` with its filters, `GET /api/v1/alerts` (both also under Loki's
+//! `/prometheus/api/v1/...` paths, each showing the request's tenant), `POST /-/reload`, the
+//! rule-evaluation and notification metrics in text format on `GET /metrics`, and the
+//! Cortex/Loki ruler API (`/loki/api/v1/rules[/{namespace}[/{group}]]`: list, get, create
+//! or replace, delete) over the tenant directory.
 //!
 //! A separate router with the rule manager as its state, merged into the main one by the
 //! server, so the rest of the API does not need to know rules exist.
@@ -9,12 +12,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use vigil_model::{Labels, Matcher};
-use vigil_rules::{Alert, Group, Manager, Rule};
+use vigil_model::{Labels, Matcher, TenantId};
+use vigil_rules::{Alert, Group, Manager, Rule, RulerStore, RulerStoreError};
 
 use crate::ApiError;
 use crate::params::{Params, parse_selector};
@@ -24,6 +28,19 @@ pub fn router(manager: Arc<Manager>) -> Router {
     Router::new()
         .route("/api/v1/rules", get(rules).post(rules))
         .route("/api/v1/alerts", get(alerts).post(alerts))
+        .route("/prometheus/api/v1/rules", get(rules).post(rules))
+        .route("/prometheus/api/v1/alerts", get(alerts).post(alerts))
+        .route("/loki/api/v1/rules", get(ruler_list))
+        .route(
+            "/loki/api/v1/rules/{namespace}",
+            get(ruler_namespace)
+                .post(ruler_set_group)
+                .delete(ruler_delete_namespace),
+        )
+        .route(
+            "/loki/api/v1/rules/{namespace}/{group}",
+            get(ruler_group).delete(ruler_delete_group),
+        )
         .route("/-/reload", post(reload).put(reload))
         .route("/metrics", get(metrics))
         .with_state(manager)
@@ -250,12 +267,22 @@ fn success(data: Value) -> Response {
     axum::Json(json!({"status": "success", "data": data})).into_response()
 }
 
+/// The groups of the request's tenant (`X-Scope-OrgID`, else the rules' default tenant).
+fn tenant_groups(manager: &Manager, headers: &HeaderMap) -> Result<Vec<Group>, ApiError> {
+    let default = &manager.options().tenant;
+    let tenant = crate::params::tenant(headers, default)?;
+    let mut groups = manager.groups();
+    groups.retain(|g| g.tenant.as_ref().unwrap_or(default) == &tenant);
+    Ok(groups)
+}
+
 async fn rules(
-    axum::extract::State(manager): axum::extract::State<Arc<Manager>>,
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
     let filter = RuleFilter::parse(&params)?;
-    let groups = manager.groups();
+    let groups = tenant_groups(&manager, &headers)?;
     let mut out = Vec::new();
     for group in &groups {
         if !filter.wants_group(group) {
@@ -286,9 +313,10 @@ async fn rules(
 }
 
 async fn alerts(
-    axum::extract::State(manager): axum::extract::State<Arc<Manager>>,
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let groups = manager.groups();
+    let groups = tenant_groups(&manager, &headers)?;
     let alerts: Vec<Value> = groups
         .iter()
         .flat_map(|g| g.rules.iter())
@@ -312,6 +340,155 @@ async fn reload(axum::extract::State(manager): axum::extract::State<Arc<Manager>
         )
             .into_response(),
     }
+}
+
+/// A ruler-API answer in Cortex' shapes: errors as plain text with their status.
+fn ruler_error(err: RulerStoreError) -> Response {
+    let status = match err {
+        RulerStoreError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        RulerStoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        RulerStoreError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, format!("{err}\n")).into_response()
+}
+
+/// The store and the request's tenant, or the answer explaining why there is none.
+fn ruler_context(
+    manager: &Manager,
+    headers: &HeaderMap,
+) -> Result<(RulerStore, TenantId), Box<Response>> {
+    let tenant = crate::params::tenant(headers, &manager.options().tenant)
+        .map_err(|err| Box::new(err.into_response()))?;
+    let store = manager.ruler_store().ok_or_else(|| {
+        Box::new(ruler_error(RulerStoreError::BadRequest(
+            "the ruler API needs rules.tenant_directory in the configuration".into(),
+        )))
+    })?;
+    Ok((store, tenant))
+}
+
+fn yaml_response(value: &vigil_rules::ruler_store::Yaml) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        vigil_rules::ruler_store::to_yaml_text(value),
+    )
+        .into_response()
+}
+
+fn namespaces_yaml(namespaces: Vec<(String, Vec<vigil_rules::ruler_store::Yaml>)>) -> Response {
+    if namespaces.is_empty() {
+        return ruler_error(RulerStoreError::NotFound("no rule groups found".into()));
+    }
+    let mut map = vigil_rules::ruler_store::YamlHash::new();
+    for (name, groups) in namespaces {
+        map.insert(
+            vigil_rules::ruler_store::Yaml::String(name),
+            vigil_rules::ruler_store::Yaml::Array(groups),
+        );
+    }
+    yaml_response(&vigil_rules::ruler_store::Yaml::Hash(map))
+}
+
+/// After a write: reload so the change runs now, then 202 as Cortex answers.
+async fn ruler_apply(manager: Arc<Manager>) -> Response {
+    match tokio::task::spawn_blocking(move || manager.reload()).await {
+        Ok(Ok(())) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"status": "success", "data": null, "errorType": "", "error": ""})),
+        )
+            .into_response(),
+        Ok(Err(err)) => ruler_error(RulerStoreError::Io(format!(
+            "stored, but reloading the rules failed: {err}"
+        ))),
+        Err(err) => ruler_error(RulerStoreError::Io(format!("reload task failed: {err}"))),
+    }
+}
+
+async fn ruler_list(State(manager): State<Arc<Manager>>, headers: HeaderMap) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    match store.list(&tenant) {
+        Ok(namespaces) => namespaces_yaml(namespaces),
+        Err(err) => ruler_error(err),
+    }
+}
+
+async fn ruler_namespace(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    match store.namespace(&tenant, &namespace) {
+        Ok(groups) => namespaces_yaml(vec![(namespace, groups)]),
+        Err(err) => ruler_error(err),
+    }
+}
+
+async fn ruler_group(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Path((namespace, group)): Path<(String, String)>,
+) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    match store.group(&tenant, &namespace, &group) {
+        Ok(group) => yaml_response(&group),
+        Err(err) => ruler_error(err),
+    }
+}
+
+async fn ruler_set_group(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+    body: String,
+) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    if let Err(err) = store.set_group(&tenant, &namespace, &body) {
+        return ruler_error(err);
+    }
+    ruler_apply(manager).await
+}
+
+async fn ruler_delete_namespace(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    if let Err(err) = store.delete_namespace(&tenant, &namespace) {
+        return ruler_error(err);
+    }
+    ruler_apply(manager).await
+}
+
+async fn ruler_delete_group(
+    State(manager): State<Arc<Manager>>,
+    headers: HeaderMap,
+    Path((namespace, group)): Path<(String, String)>,
+) -> Response {
+    let (store, tenant) = match ruler_context(&manager, &headers) {
+        Ok(context) => context,
+        Err(response) => return *response,
+    };
+    if let Err(err) = store.delete_group(&tenant, &namespace, &group) {
+        return ruler_error(err);
+    }
+    ruler_apply(manager).await
 }
 
 async fn metrics(axum::extract::State(manager): axum::extract::State<Arc<Manager>>) -> Response {

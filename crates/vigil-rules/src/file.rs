@@ -29,6 +29,9 @@ pub struct ParseOptions {
     pub ignore_unknown_fields: bool,
     /// Validator of LogQL expressions; without one, LogQL groups are rejected.
     pub logql: Option<ExprValidator>,
+    /// Language of groups without a `language:` key: PromQL for Prometheus rule files,
+    /// LogQL for files in a Loki-ruler tenant directory.
+    pub default_language: QueryLanguage,
 }
 
 /// One rule as written in a file.
@@ -252,7 +255,7 @@ impl Reader<'_> {
             query_offset_ms: None,
             limit: 0,
             labels: BTreeMap::new(),
-            language: QueryLanguage::PromQL,
+            language: self.options.default_language,
             rules: Vec::new(),
             pos: node.pos,
         };

@@ -175,8 +175,10 @@ pub struct GroupMetrics {
 pub struct Group {
     /// Name.
     pub name: String,
-    /// File it was loaded from.
+    /// File it was loaded from (its namespace, for groups of a tenant directory).
     pub file: String,
+    /// Tenant it reads and writes as; `None` means the manager's tenant.
+    pub tenant: Option<TenantId>,
     /// Evaluation interval (ms).
     pub interval_ms: i64,
     /// Query offset (ms).
@@ -220,6 +222,7 @@ impl Group {
         Self {
             name: spec.name.clone(),
             file: file.to_string(),
+            tenant: None,
             interval_ms: spec.interval_ms.unwrap_or(default_interval_ms).max(1),
             query_offset_ms: spec.query_offset_ms.unwrap_or(default_query_offset_ms),
             limit: spec.limit,
@@ -232,6 +235,12 @@ impl Group {
             stale_series: Vec::new(),
             metrics: GroupMetrics::default(),
         }
+    }
+
+    /// The group runs as `tenant` (a Loki-ruler tenant directory) instead of the manager's.
+    pub fn with_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
     }
 
     /// Marks every alerting rule as restored (promtool does this, so `ALERTS` exists at once).

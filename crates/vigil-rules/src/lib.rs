@@ -4,7 +4,9 @@
 //! the Go `text/template` subset used by alert labels and annotations, rule groups and their
 //! evaluation with Prometheus' semantics (slotted timestamps, staleness, the alert state
 //! machine, `ALERTS`/`ALERTS_FOR_STATE`, `for` restore), the Alertmanager v2 notifier, the
-//! rule manager with reloads, and the `promtool test rules` runner.
+//! rule manager with reloads (globbed files for the default tenant, plus Loki's ruler layout
+//! `<dir>/<tenant>/<namespace>.yaml` and the store behind the ruler API), and the
+//! `promtool test rules` runner.
 //!
 //! It reads data through the query engines (`vigil-promql`, and LogQL through the
 //! `QueryEvaluator` trait) and writes through `vigil-storage`'s `Appendable`; it must
@@ -17,6 +19,7 @@ pub mod group;
 pub mod logql;
 pub mod manager;
 pub mod notifier;
+pub mod ruler_store;
 pub mod template;
 pub mod unittest;
 mod yaml;
@@ -30,4 +33,5 @@ pub use file::{
 pub use group::{Group, GroupEnv, Health, OutgoingAlert, Rule};
 pub use logql::{LogqlEvaluator, logql_validator};
 pub use manager::{Manager, ManagerDeps, ManagerOptions};
+pub use ruler_store::{RulerStore, RulerStoreError};
 pub use yaml::Pos;

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Weak};
@@ -24,7 +24,7 @@ use vigil_model::TenantId;
 use vigil_storage::{Appendable, Queryable};
 
 use crate::eval::QueryEvaluator;
-use crate::file::{ParseOptions, parse_rule_file};
+use crate::file::{ParseOptions, QueryLanguage, parse_rule_file};
 use crate::group::{Group, GroupEnv, OutgoingAlert};
 use crate::notifier::{Notifier, NotifierOptions};
 
@@ -41,8 +41,14 @@ pub struct ManagerOptions {
     pub evaluation_interval_ms: i64,
     /// Query offset of groups that set none (ms).
     pub query_offset_ms: i64,
-    /// Tenant the rules read and write.
+    /// Tenant the rules of [`ManagerOptions::files`] read and write.
     pub tenant: TenantId,
+    /// Loki-ruler layout `<dir>/<tenant>/<namespace>.{yml,yaml}`: each file's groups run as
+    /// the tenant its directory names. `None`: only [`ManagerOptions::files`].
+    pub tenant_directory: Option<PathBuf>,
+    /// Language of groups in the tenant directory that set no `language:` (LogQL, as
+    /// Loki's ruler reads them unchanged).
+    pub tenant_default_language: QueryLanguage,
     /// Alertmanagers, timeout, external labels and URL.
     pub notifier: NotifierOptions,
     /// Minimum time between two sends of an unchanged firing alert (ms).
@@ -177,7 +183,21 @@ impl Manager {
         Ok(files)
     }
 
-    /// Reads and validates every rule file into groups (no state yet).
+    /// The ruler API's store over the tenant directory, when one is configured.
+    pub fn ruler_store(&self) -> Option<crate::RulerStore> {
+        let root = self.options.tenant_directory.clone()?;
+        Some(crate::RulerStore::new(
+            root,
+            ParseOptions {
+                logql: Some(crate::logql::logql_validator()),
+                default_language: self.options.tenant_default_language,
+                ..ParseOptions::default()
+            },
+        ))
+    }
+
+    /// Reads and validates every rule file into groups (no state yet): the globbed files
+    /// for the default tenant, then each tenant directory's namespaces.
     pub fn load_groups(&self) -> Result<Vec<Group>, String> {
         let options = ParseOptions {
             logql: Some(crate::logql::logql_validator()),
@@ -186,33 +206,109 @@ impl Manager {
         let mut groups = Vec::new();
         let mut problems = Vec::new();
         for path in self.matching_files()? {
-            let name = path.display().to_string();
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(err) => {
-                    problems.push(format!("{name}: {err}"));
-                    continue;
-                }
-            };
-            match parse_rule_file(&text, &options) {
-                Ok(file) => {
-                    for spec in &file.groups {
-                        groups.push(Group::new(
-                            &name,
-                            spec,
-                            self.options.evaluation_interval_ms,
-                            self.options.query_offset_ms,
-                        ));
-                    }
-                }
-                Err(errors) => problems.extend(errors.iter().map(|e| format!("{name}: {e}"))),
-            }
+            self.load_file(&path, &options, None, &mut groups, &mut problems);
+        }
+        let tenant_options = ParseOptions {
+            default_language: self.options.tenant_default_language,
+            ..options
+        };
+        for (tenant, path) in self.tenant_files()? {
+            self.load_file(
+                &path,
+                &tenant_options,
+                Some(tenant),
+                &mut groups,
+                &mut problems,
+            );
         }
         if problems.is_empty() {
             Ok(groups)
         } else {
             Err(problems.join("\n"))
         }
+    }
+
+    fn load_file(
+        &self,
+        path: &Path,
+        options: &ParseOptions,
+        tenant: Option<TenantId>,
+        groups: &mut Vec<Group>,
+        problems: &mut Vec<String>,
+    ) {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                problems.push(format!("{name}: {err}"));
+                return;
+            }
+        };
+        match parse_rule_file(&text, options) {
+            Ok(file) => {
+                for spec in &file.groups {
+                    let group = Group::new(
+                        &name,
+                        spec,
+                        self.options.evaluation_interval_ms,
+                        self.options.query_offset_ms,
+                    );
+                    groups.push(match &tenant {
+                        Some(tenant) => group.with_tenant(tenant.clone()),
+                        None => group,
+                    });
+                }
+            }
+            Err(errors) => problems.extend(errors.iter().map(|e| format!("{name}: {e}"))),
+        }
+    }
+
+    /// The namespace files of the tenant directory with their tenants, sorted. A missing
+    /// directory holds no rules; a subdirectory whose name is not a valid tenant id fails
+    /// the load.
+    pub fn tenant_files(&self) -> Result<Vec<(TenantId, PathBuf)>, String> {
+        let Some(root) = &self.options.tenant_directory else {
+            return Ok(Vec::new());
+        };
+        let read_dir = |dir: &Path| -> Result<Vec<PathBuf>, String> {
+            match std::fs::read_dir(dir) {
+                Ok(entries) => {
+                    let mut paths = Vec::new();
+                    for entry in entries {
+                        let entry = entry.map_err(|err| format!("{}: {err}", dir.display()))?;
+                        paths.push(entry.path());
+                    }
+                    paths.sort();
+                    Ok(paths)
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(err) => Err(format!("{}: {err}", dir.display())),
+            }
+        };
+        let mut files = Vec::new();
+        for tenant_dir in read_dir(root)? {
+            if !tenant_dir.is_dir() {
+                continue;
+            }
+            let dir_name = tenant_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if dir_name.starts_with('.') {
+                continue;
+            }
+            let tenant = TenantId::new(&dir_name)
+                .map_err(|err| format!("{}: not a tenant id: {err}", tenant_dir.display()))?;
+            for path in read_dir(&tenant_dir)? {
+                let is_rule_file = path
+                    .extension()
+                    .is_some_and(|ext| ext == "yml" || ext == "yaml");
+                if is_rule_file && path.is_file() {
+                    files.push((tenant.clone(), path));
+                }
+            }
+        }
+        Ok(files)
     }
 
     /// Loads the rule files again. Groups keyed by (file, name) that exist before and after
@@ -256,7 +352,8 @@ impl Manager {
             if !restore {
                 group.mark_restored();
             }
-            match self.spawn_group(group, last_ts, restore, env.clone()) {
+            let group_env = env_for(&env, &group);
+            match self.spawn_group(group, last_ts, restore, group_env) {
                 Ok(handle) => running.push((key, handle)),
                 Err(err) => tracing::error!(error = %err, "cannot start a rule group thread"),
             }
@@ -265,7 +362,7 @@ impl Manager {
         for (_, removed) in old {
             let (mut group, _) = removed.stop();
             let ts = group.eval_timestamp_ms(now);
-            group.mark_all_stale(&env, ts);
+            group.mark_all_stale(&env_for(&env, &group), ts);
         }
         tracing::info!(groups = running.len(), "rules loaded");
         *self.groups.lock() = running;
@@ -485,6 +582,15 @@ impl Manager {
 
 /// Name, type, help text and value of one per-group metric.
 type GroupMetricSpec = (&'static str, &'static str, &'static str, fn(&Group) -> f64);
+
+/// The environment of one group: the manager's, with the group's own tenant if it has one.
+fn env_for(env: &GroupEnv, group: &Group) -> GroupEnv {
+    let mut env = env.clone();
+    if let Some(tenant) = &group.tenant {
+        env.tenant = tenant.clone();
+    }
+    env
+}
 
 fn escape_label(value: &str) -> String {
     value

@@ -65,6 +65,10 @@ pub struct Config {
 pub struct RulesConfig {
     /// Globs of rule files; relative ones are resolved against the working directory.
     pub files: Vec<String>,
+    /// Loki-ruler directory `<dir>/<tenant>/<namespace>.yaml`; empty: none.
+    pub tenant_directory: String,
+    /// Language of tenant-directory groups without `language:` (`logql` or `promql`).
+    pub tenant_default_language: String,
     /// Interval of groups that set none.
     pub evaluation_interval: String,
     /// Query offset of groups that set none.
@@ -89,6 +93,8 @@ impl Default for RulesConfig {
     fn default() -> Self {
         Self {
             files: vec!["rules/*.yml".into(), "rules/*.yaml".into()],
+            tenant_directory: String::new(),
+            tenant_default_language: "logql".into(),
             evaluation_interval: "1m".into(),
             query_offset: "0s".into(),
             alertmanagers: Vec::new(),
@@ -560,8 +566,21 @@ impl RulesConfig {
             http_url("rules.external_url", &self.external_url)?;
             self.external_url.trim_end_matches('/').to_string()
         };
+        let tenant_default_language = match self.tenant_default_language.as_str() {
+            "logql" => vigil_rules::QueryLanguage::LogQL,
+            "promql" => vigil_rules::QueryLanguage::PromQL,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "rules.tenant_default_language",
+                    reason: format!("{other:?}: use logql or promql"),
+                });
+            }
+        };
         Ok(vigil_rules::ManagerOptions {
             files: self.files.clone(),
+            tenant_directory: (!self.tenant_directory.is_empty())
+                .then(|| std::path::PathBuf::from(&self.tenant_directory)),
+            tenant_default_language,
             evaluation_interval_ms,
             query_offset_ms,
             tenant: tenant.clone(),

@@ -58,6 +58,7 @@ fn check_rules(files: &[PathBuf], ignore_unknown_fields: bool) -> ExitCode {
     let options = vigil_rules::ParseOptions {
         logql: Some(vigil_rules::logql_validator()),
         ignore_unknown_fields,
+        ..vigil_rules::ParseOptions::default()
     };
     let mut failed = false;
     for file in files {
