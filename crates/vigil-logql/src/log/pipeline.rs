@@ -85,6 +85,17 @@ impl LabelBuilder {
         self.items.retain(|(n, _, _)| n != name);
     }
 
+    /// Every label with its value, sorted by name (a template's `.` as a whole).
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = self
+            .items
+            .iter()
+            .map(|(n, v, _)| (n.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
     /// True when `__error__` is set.
     pub fn has_error(&self) -> bool {
         self.get(ERROR_LABEL).is_some_and(|v| !v.is_empty())
@@ -481,8 +492,10 @@ impl Pipeline {
                 CStage::LineFormat(t) => {
                     let result = {
                         let get = |n: &str| lb.get(n).map(str::to_string);
+                        let all = || lb.pairs();
                         t.execute(&TemplateData {
                             get: &get,
+                            labels: &all,
                             line: &cur,
                             ts_ns,
                         })
@@ -508,8 +521,10 @@ impl Pipeline {
                             CFmt::Template { dst, t } => {
                                 let result = {
                                     let get = |n: &str| snapshot.get(n).map(str::to_string);
+                                    let all = || snapshot.pairs();
                                     t.execute(&TemplateData {
                                         get: &get,
+                                        labels: &all,
                                         line: &cur,
                                         ts_ns,
                                     })

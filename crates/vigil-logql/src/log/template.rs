@@ -2,8 +2,12 @@
 //!
 //! Supported: text, `{{ pipeline }}` actions with `{{-`/`-}}` trimming and comments,
 //! field access `.name` (labels; missing labels are empty), literals, function calls with
-//! `|` pipelines and parenthesised sub-pipelines, `if`/`else if`/`else`/`end`, and the
-//! functions listed in [`FUNCTIONS`]. `range`, `with`, variables and `define` are not.
+//! `|` pipelines and parenthesised sub-pipelines, `if`/`else if`/`else`/`end`,
+//! `with`/`else with`/`else`, `range` (over the label map `.`, in key order as Go ranges
+//! over maps, and over integers) with `$k, $v :=` variables, `break` and `continue`,
+//! variables (`$x := ...`, `$x = ...`, `$`, `$x.field`), and the functions listed in
+//! [`FUNCTIONS`]. `define`, `template` and `block` are not: a line template has no
+//! other templates to call. Loops are bounded ([`MAX_ITERATIONS`]) so no template hangs a query.
 
 use std::fmt::Write as _;
 
@@ -71,6 +75,9 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "__timestamp__",
 ];
 
+/// Most loop iterations one execution may run (over all `range`s).
+pub(crate) const MAX_ITERATIONS: usize = 10_000;
+
 #[derive(Debug, Clone)]
 enum Node {
     Text(String),
@@ -80,6 +87,26 @@ enum Node {
         then: Vec<Node>,
         otherwise: Vec<Node>,
     },
+    With {
+        value: Pipeline,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    Range {
+        /// `$v` or `$k, $v` declared by the range (empty: none).
+        vars: Vec<String>,
+        over: Pipeline,
+        body: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    /// `{{ $x := pipeline }}` (declare) or `{{ $x = pipeline }}` (assign); prints nothing.
+    Set {
+        name: String,
+        value: Pipeline,
+        declare: bool,
+    },
+    Break,
+    Continue,
 }
 
 type Pipeline = Vec<Command>;
@@ -93,6 +120,8 @@ struct Command {
 enum Arg {
     Dot,
     Field(String),
+    /// `$name` (or `$` alone) with field accesses after it.
+    Var(String, Vec<String>),
     Str(String),
     Int(i64),
     Float(f64),
@@ -110,6 +139,8 @@ pub(crate) enum TVal {
     Float(f64),
     Bool(bool),
     Time(DateTime<FixedOffset>),
+    /// The label map (`.` at the top level), sorted by name.
+    Map(Vec<(String, String)>),
     Nil,
 }
 
@@ -121,6 +152,11 @@ impl TVal {
             TVal::Float(f) => go_float(*f),
             TVal::Bool(b) => b.to_string(),
             TVal::Time(t) => t.format("%Y-%m-%d %H:%M:%S%.f %z").to_string(),
+            TVal::Map(pairs) => {
+                // Go's %v of a map: map[k1:v1 k2:v2].
+                let inner: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                format!("map[{}]", inner.join(" "))
+            }
             TVal::Nil => "<no value>".to_string(),
         }
     }
@@ -131,7 +167,19 @@ impl TVal {
             TVal::Float(f) => *f != 0.0,
             TVal::Bool(b) => *b,
             TVal::Time(_) => true,
+            TVal::Map(pairs) => !pairs.is_empty(),
             TVal::Nil => false,
+        }
+    }
+    fn type_name(&self) -> &'static str {
+        match self {
+            TVal::Str(_) => "string",
+            TVal::Int(_) => "int",
+            TVal::Float(_) => "float64",
+            TVal::Bool(_) => "bool",
+            TVal::Time(_) => "time.Time",
+            TVal::Map(_) => "map[string]string",
+            TVal::Nil => "nil",
         }
     }
     fn as_str(&self) -> String {
@@ -152,6 +200,7 @@ impl TVal {
                     .map_err(|_| format!("cannot convert {s:?} to int"))
             }
             TVal::Time(t) => Ok(t.timestamp()),
+            TVal::Map(_) => Err("cannot convert a map to int".to_string()),
             TVal::Nil => Ok(0),
         }
     }
@@ -165,6 +214,7 @@ impl TVal {
                 .parse::<f64>()
                 .map_err(|_| format!("cannot convert {s:?} to float")),
             TVal::Time(t) => Ok(t.timestamp() as f64),
+            TVal::Map(_) => Err("cannot convert a map to float".to_string()),
             TVal::Nil => Ok(0.0),
         }
     }
@@ -197,6 +247,8 @@ fn go_float(f: f64) -> String {
 /// What a template can read: labels, the current line and timestamp.
 pub(crate) struct TemplateData<'a> {
     pub(crate) get: &'a dyn Fn(&str) -> Option<String>,
+    /// Every label, sorted by name (only called when a template uses `.` as a whole).
+    pub(crate) labels: &'a dyn Fn() -> Vec<(String, String)>,
     pub(crate) line: &'a str,
     pub(crate) ts_ns: i64,
 }
@@ -232,7 +284,12 @@ impl Template {
             return Ok(l.clone());
         }
         let mut out = String::new();
-        exec_nodes(&self.nodes, data, &mut out)?;
+        let mut ctx = Ctx {
+            data,
+            vars: Vec::new(),
+            iterations: 0,
+        };
+        exec_nodes(&self.nodes, &mut ctx, &Dot::Root, &mut out)?;
         Ok(out)
     }
 }
@@ -326,10 +383,31 @@ fn build(items: &[Item], pos: &mut usize) -> Result<(Vec<Node>, Option<String>),
                     "end" => return Ok((nodes, Some("end".to_string()))),
                     "else" => return Ok((nodes, Some(a.clone()))),
                     "if" => nodes.push(build_if(&a[2..], items, pos)?),
-                    "range" | "with" | "define" | "template" | "block" => {
+                    "with" => nodes.push(build_with(&a[4..], items, pos)?),
+                    "range" => nodes.push(build_range(&a[5..], items, pos)?),
+                    "break" | "continue" if a.trim() == word => {
+                        nodes.push(if word == "break" {
+                            Node::Break
+                        } else {
+                            Node::Continue
+                        });
+                    }
+                    "define" | "template" | "block" => {
                         return Err(format!("{word} is not supported"));
                     }
-                    _ => nodes.push(Node::Action(parse_pipeline(a)?)),
+                    _ => nodes.push(match split_declaration(a)? {
+                        Some((mut names, declare, rest)) => {
+                            if names.len() != 1 {
+                                return Err("too many declarations in action".to_string());
+                            }
+                            Node::Set {
+                                name: names.remove(0),
+                                value: parse_pipeline(rest)?,
+                                declare,
+                            }
+                        }
+                        None => Node::Action(parse_pipeline(a)?),
+                    }),
                 }
             }
         }
@@ -340,27 +418,105 @@ fn build(items: &[Item], pos: &mut usize) -> Result<(Vec<Node>, Option<String>),
 fn build_if(cond: &str, items: &[Item], pos: &mut usize) -> Result<Node, String> {
     let cond = parse_pipeline(cond)?;
     let (then, end) = build(items, pos)?;
-    let otherwise = match end.as_deref() {
-        Some("end") => Vec::new(),
+    let otherwise = build_else(end, "if", items, pos, build_if)?;
+    Ok(Node::If {
+        cond,
+        then,
+        otherwise,
+    })
+}
+
+/// Variables declared (`:=`, `declare` true) or assigned (`=`) by an action, and the
+/// pipeline text after the operator.
+type Declaration<'a> = (Vec<String>, bool, &'a str);
+
+/// Splits `$a, $b := rest` / `$a = rest` off an action; `None` when it declares nothing.
+fn split_declaration(src: &str) -> Result<Option<Declaration<'_>>, String> {
+    let trimmed = src.trim_start();
+    if !trimmed.starts_with('$') {
+        return Ok(None);
+    }
+    let (head, rest, declare) = if let Some(i) = trimmed.find(":=") {
+        (&trimmed[..i], &trimmed[i + 2..], true)
+    } else if let Some(i) = trimmed.find('=') {
+        // `=` inside a later string literal is not an assignment, but then the head is
+        // not a plain list of variables either and is rejected as a declaration below.
+        (&trimmed[..i], &trimmed[i + 1..], false)
+    } else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = head.split(',').map(str::trim).collect();
+    let plain = names.iter().all(|n| {
+        n.len() > 1 && n.starts_with('$') && n[1..].chars().all(|c| c.is_alphanumeric() || c == '_')
+    });
+    if !plain {
+        return Ok(None);
+    }
+    if names.len() > 2 {
+        return Err("too many declarations in range".to_string());
+    }
+    Ok(Some((
+        names.into_iter().map(str::to_string).collect(),
+        declare,
+        rest,
+    )))
+}
+
+/// The branch after `{{else ...}}` of `if`/`with`/`range`: `else` alone, or a chained
+/// `else <keyword> ...` built by `chain`.
+fn build_else(
+    end: Option<String>,
+    keyword: &str,
+    items: &[Item],
+    pos: &mut usize,
+    chain: fn(&str, &[Item], &mut usize) -> Result<Node, String>,
+) -> Result<Vec<Node>, String> {
+    match end.as_deref() {
+        Some("end") => Ok(Vec::new()),
         Some(e) if e.starts_with("else") => {
             let rest = e["else".len()..].trim();
-            if let Some(c) = rest.strip_prefix("if") {
-                vec![build_if(c, items, pos)?]
+            if let Some(c) = rest.strip_prefix(keyword).filter(|_| !keyword.is_empty()) {
+                Ok(vec![chain(c, items, pos)?])
             } else if rest.is_empty() {
                 let (other, end) = build(items, pos)?;
                 if end.as_deref() != Some("end") {
                     return Err("missing {{end}}".to_string());
                 }
-                other
+                Ok(other)
             } else {
-                return Err(format!("unexpected {e:?}"));
+                Err(format!("unexpected {e:?}"))
             }
         }
-        _ => return Err("missing {{end}}".to_string()),
-    };
-    Ok(Node::If {
-        cond,
+        _ => Err("missing {{end}}".to_string()),
+    }
+}
+
+fn build_with(value: &str, items: &[Item], pos: &mut usize) -> Result<Node, String> {
+    if split_declaration(value)?.is_some() {
+        return Err("variable declarations in with are not supported".to_string());
+    }
+    let value = parse_pipeline(value)?;
+    let (then, end) = build(items, pos)?;
+    let otherwise = build_else(end, "with", items, pos, build_with)?;
+    Ok(Node::With {
+        value,
         then,
+        otherwise,
+    })
+}
+
+fn build_range(src: &str, items: &[Item], pos: &mut usize) -> Result<Node, String> {
+    let (vars, over) = match split_declaration(src)? {
+        Some((_, false, _)) => return Err("range can only declare variables with :=".to_string()),
+        Some((vars, true, rest)) => (vars, parse_pipeline(rest)?),
+        None => (Vec::new(), parse_pipeline(src)?),
+    };
+    let (body, end) = build(items, pos)?;
+    let otherwise = build_else(end, "", items, pos, build_range)?;
+    Ok(Node::Range {
+        vars,
+        over,
+        body,
         otherwise,
     })
 }
@@ -527,7 +683,18 @@ fn parse_pipe_toks(toks: &[TTok], pos: &mut usize) -> Result<Pipeline, String> {
                             Arg::Field(name.to_string())
                         }
                         w if w.starts_with('$') => {
-                            return Err("variables are not supported".to_string());
+                            let mut parts = w.split('.');
+                            let name = parts.next().unwrap_or("$").to_string();
+                            let fields: Vec<String> = parts.map(str::to_string).collect();
+                            if fields.iter().any(String::is_empty) {
+                                return Err(format!("bad field access {w}"));
+                            }
+                            if name.len() > 1
+                                && !name[1..].chars().all(|c| c.is_alphanumeric() || c == '_')
+                            {
+                                return Err(format!("bad variable name {name}"));
+                            }
+                            Arg::Var(name, fields)
                         }
                         w if FUNCTIONS.contains(&w) => Arg::Func(w.to_string()),
                         w => return Err(format!("function {w:?} not defined")),
@@ -547,73 +714,263 @@ fn parse_pipe_toks(toks: &[TTok], pos: &mut usize) -> Result<Pipeline, String> {
     }
 }
 
-fn exec_nodes(nodes: &[Node], data: &TemplateData<'_>, out: &mut String) -> Result<(), String> {
+/// The value of `.`: the entry's labels at the top level (read lazily, one label at a
+/// time), or a value set by `with`/`range`.
+#[derive(Debug, Clone)]
+enum Dot {
+    Root,
+    Val(TVal),
+}
+
+/// Execution state: the data, variables in scope (innermost last), the loop budget.
+struct Ctx<'a, 'b> {
+    data: &'b TemplateData<'a>,
+    vars: Vec<(String, Dot)>,
+    iterations: usize,
+}
+
+/// How a node list ended: normally, or by `break`/`continue` inside a `range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+fn exec_nodes(
+    nodes: &[Node],
+    ctx: &mut Ctx<'_, '_>,
+    dot: &Dot,
+    out: &mut String,
+) -> Result<Flow, String> {
     for n in nodes {
-        match n {
-            Node::Text(t) => out.push_str(t),
+        let flow = match n {
+            Node::Text(t) => {
+                out.push_str(t);
+                Flow::Normal
+            }
             Node::Action(p) => {
-                let v = exec_pipeline(p, data)?;
+                let v = exec_pipeline(p, ctx, dot)?;
                 out.push_str(&v.render());
+                Flow::Normal
+            }
+            Node::Set {
+                name,
+                value,
+                declare,
+            } => {
+                let v = Dot::Val(exec_pipeline(value, ctx, dot)?);
+                if *declare {
+                    ctx.vars.push((name.clone(), v));
+                } else {
+                    let Some(slot) = ctx.vars.iter_mut().rev().find(|(n, _)| n == name) else {
+                        return Err(format!("undefined variable: {name}"));
+                    };
+                    slot.1 = v;
+                }
+                Flow::Normal
             }
             Node::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                if exec_pipeline(cond, data)?.truthy() {
-                    exec_nodes(then, data, out)?;
+                let branch = if exec_pipeline(cond, ctx, dot)?.truthy() {
+                    then
                 } else {
-                    exec_nodes(otherwise, data, out)?;
+                    otherwise
+                };
+                scoped(ctx, |ctx| exec_nodes(branch, ctx, dot, out))?
+            }
+            Node::With {
+                value,
+                then,
+                otherwise,
+            } => {
+                let v = exec_pipeline(value, ctx, dot)?;
+                if v.truthy() {
+                    let inner = Dot::Val(v);
+                    scoped(ctx, |ctx| exec_nodes(then, ctx, &inner, out))?
+                } else {
+                    scoped(ctx, |ctx| exec_nodes(otherwise, ctx, dot, out))?
                 }
             }
+            Node::Range {
+                vars,
+                over,
+                body,
+                otherwise,
+            } => exec_range(vars, over, body, otherwise, ctx, dot, out)?,
+            Node::Break => Flow::Break,
+            Node::Continue => Flow::Continue,
+        };
+        if flow != Flow::Normal {
+            return Ok(flow);
         }
     }
-    Ok(())
+    Ok(Flow::Normal)
 }
 
-fn exec_pipeline(p: &Pipeline, data: &TemplateData<'_>) -> Result<TVal, String> {
+/// Runs `f` with the variables declared inside it dropped afterwards (Go scopes them to
+/// the enclosing control structure).
+fn scoped<T>(ctx: &mut Ctx<'_, '_>, f: impl FnOnce(&mut Ctx<'_, '_>) -> T) -> T {
+    let depth = ctx.vars.len();
+    let result = f(ctx);
+    ctx.vars.truncate(depth);
+    result
+}
+
+fn exec_range(
+    vars: &[String],
+    over: &Pipeline,
+    body: &[Node],
+    otherwise: &[Node],
+    ctx: &mut Ctx<'_, '_>,
+    dot: &Dot,
+    out: &mut String,
+) -> Result<Flow, String> {
+    // (key, element) pairs: map entries in key order, or 0..n for an integer.
+    let elements: Vec<(TVal, TVal)> = match exec_pipeline(over, ctx, dot)? {
+        TVal::Map(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| (TVal::Str(k), TVal::Str(v)))
+            .collect(),
+        TVal::Int(n) => {
+            let n = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
+            if n > MAX_ITERATIONS {
+                return Err(format!(
+                    "range over {n} exceeds the limit of {MAX_ITERATIONS} iterations"
+                ));
+            }
+            (0..n as i64)
+                .map(|i| (TVal::Int(i), TVal::Int(i)))
+                .collect()
+        }
+        TVal::Nil => Vec::new(),
+        other => {
+            return Err(format!(
+                "range can't iterate over {} (type {})",
+                other.render(),
+                other.type_name()
+            ));
+        }
+    };
+    if elements.is_empty() {
+        return scoped(ctx, |ctx| exec_nodes(otherwise, ctx, dot, out)).map(|_| Flow::Normal);
+    }
+    for (key, element) in elements {
+        ctx.iterations += 1;
+        if ctx.iterations > MAX_ITERATIONS {
+            return Err(format!(
+                "templates may run at most {MAX_ITERATIONS} loop iterations"
+            ));
+        }
+        let flow = scoped(ctx, |ctx| {
+            match vars {
+                [v] => ctx.vars.push((v.clone(), Dot::Val(element.clone()))),
+                [k, v] => {
+                    ctx.vars.push((k.clone(), Dot::Val(key)));
+                    ctx.vars.push((v.clone(), Dot::Val(element.clone())));
+                }
+                _ => {}
+            }
+            exec_nodes(body, ctx, &Dot::Val(element), out)
+        })?;
+        if flow == Flow::Break {
+            break;
+        }
+    }
+    Ok(Flow::Normal)
+}
+
+fn exec_pipeline(p: &Pipeline, ctx: &mut Ctx<'_, '_>, dot: &Dot) -> Result<TVal, String> {
     let mut prev: Option<TVal> = None;
     for cmd in p {
-        prev = Some(exec_command(cmd, data, prev.take())?);
+        prev = Some(exec_command(cmd, ctx, dot, prev.take())?);
     }
     Ok(prev.unwrap_or(TVal::Nil))
 }
 
-fn eval_arg(a: &Arg, data: &TemplateData<'_>) -> Result<TVal, String> {
+/// The whole value of `dot`.
+fn dot_value(dot: &Dot, data: &TemplateData<'_>) -> TVal {
+    match dot {
+        Dot::Root => TVal::Map((data.labels)()),
+        Dot::Val(v) => v.clone(),
+    }
+}
+
+/// `.name` on `dot`: a label at the top level, a map entry, or an error for other types.
+fn field(dot: &Dot, name: &str, data: &TemplateData<'_>) -> Result<TVal, String> {
+    match dot {
+        Dot::Root => Ok(TVal::Str((data.get)(name).unwrap_or_default())),
+        Dot::Val(TVal::Map(pairs)) => Ok(TVal::Str(
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+        )),
+        Dot::Val(TVal::Nil) => Ok(TVal::Nil),
+        Dot::Val(other) => Err(format!(
+            "can't evaluate field {name} in type {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn eval_arg(a: &Arg, ctx: &mut Ctx<'_, '_>, dot: &Dot) -> Result<TVal, String> {
     Ok(match a {
-        Arg::Dot => TVal::Nil,
-        Arg::Field(f) => TVal::Str((data.get)(f).unwrap_or_default()),
+        Arg::Dot => dot_value(dot, ctx.data),
+        Arg::Field(f) => field(dot, f, ctx.data)?,
+        Arg::Var(name, fields) => {
+            let base = if name == "$" {
+                Dot::Root
+            } else {
+                ctx.vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| format!("undefined variable: {name}"))?
+            };
+            let mut current = base;
+            for f in fields {
+                current = Dot::Val(field(&current, f, ctx.data)?);
+            }
+            dot_value(&current, ctx.data)
+        }
         Arg::Str(s) => TVal::Str(s.clone()),
         Arg::Int(i) => TVal::Int(*i),
         Arg::Float(f) => TVal::Float(*f),
         Arg::Bool(b) => TVal::Bool(*b),
         Arg::Nil => TVal::Nil,
-        Arg::Func(name) => call(name, Vec::new(), data)?,
-        Arg::Sub(p) => exec_pipeline(p, data)?,
+        Arg::Func(name) => call(name, Vec::new(), ctx.data)?,
+        Arg::Sub(p) => exec_pipeline(p, ctx, dot)?,
     })
 }
 
 fn exec_command(
     cmd: &Command,
-    data: &TemplateData<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    dot: &Dot,
     piped: Option<TVal>,
 ) -> Result<TVal, String> {
     match &cmd.args[0] {
         Arg::Func(name) => {
-            let mut args = cmd.args[1..]
-                .iter()
-                .map(|a| eval_arg(a, data))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut args = Vec::with_capacity(cmd.args.len());
+            for a in &cmd.args[1..] {
+                args.push(eval_arg(a, ctx, dot)?);
+            }
             if let Some(p) = piped {
                 args.push(p);
             }
-            call(name, args, data)
+            call(name, args, ctx.data)
         }
         other => {
             if cmd.args.len() > 1 || piped.is_some() {
                 return Err("can't give argument to non-function".to_string());
             }
-            eval_arg(other, data)
+            eval_arg(other, ctx, dot)
         }
     }
 }
@@ -1146,9 +1503,18 @@ mod tests {
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| v.to_string())
         };
+        let all = || {
+            let mut pairs: Vec<(String, String)> = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            pairs.sort();
+            pairs
+        };
         let tpl = Template::parse(t)?;
         tpl.execute(&TemplateData {
             get: &get,
+            labels: &all,
             line: "the line",
             ts_ns: 1_700_000_000_123_000_000,
         })
@@ -1188,5 +1554,91 @@ mod tests {
         assert!(Template::parse("{{ nope .a }}").is_err());
         assert!(Template::parse("{{ if .a }}x").is_err());
         assert!(run("{{ .a 1 }}", &l).is_err());
+    }
+
+    #[test]
+    fn range_with_and_variables() {
+        let l = [("app", "api"), ("level", "warn"), ("empty", "")];
+        // range over the label map, in key order, with key and value variables.
+        assert_eq!(
+            run("{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}", &l).unwrap(),
+            "app=api;empty=;level=warn;"
+        );
+        // range with one variable binds the element; `.` is the element too.
+        assert_eq!(
+            run("{{ range $v := . }}[{{ $v }}|{{ . }}]{{ end }}", &l).unwrap(),
+            "[api|api][|][warn|warn]"
+        );
+        // break, continue, and `$` reaching the labels from inside the loop.
+        assert_eq!(
+            run(
+                "{{ range $k, $v := . }}{{ if eq $k \"empty\" }}{{ continue }}{{ end }}{{ $k }}:{{ $.app }} {{ if eq $k \"level\" }}{{ break }}{{ end }}{{ end }}",
+                &l
+            )
+            .unwrap(),
+            "app:api level:api "
+        );
+        // range over an integer; else for empty ranges.
+        assert_eq!(
+            run("{{ range $i := 3 }}{{ $i }}{{ end }}", &l).unwrap(),
+            "012"
+        );
+        assert_eq!(
+            run("{{ range 0 }}x{{ else }}none{{ end }}", &l).unwrap(),
+            "none"
+        );
+        // with sets dot when the value is non-empty; else with / else otherwise.
+        assert_eq!(
+            run("{{ with .level }}<{{ . }}>{{ end }}", &l).unwrap(),
+            "<warn>"
+        );
+        assert_eq!(
+            run(
+                "{{ with .empty }}a{{ else with .app }}b={{ . }}{{ else }}c{{ end }}",
+                &l
+            )
+            .unwrap(),
+            "b=api"
+        );
+        assert_eq!(
+            run("{{ with .missing }}a{{ else }}c{{ end }}", &l).unwrap(),
+            "c"
+        );
+        // variables: declare, assign, scope ends with the control structure.
+        assert_eq!(
+            run("{{ $x := .app }}{{ if true }}{{ $x = \"web\" }}{{ $y := 1 }}{{ end }}{{ $x | ToUpper }}", &l).unwrap(),
+            "WEB"
+        );
+        assert!(
+            run("{{ if true }}{{ $y := 1 }}{{ end }}{{ $y }}", &l)
+                .unwrap_err()
+                .contains("undefined variable: $y")
+        );
+        assert_eq!(run("{{ $.level }}", &l).unwrap(), "warn");
+        // The whole map prints as Go prints a map.
+        assert_eq!(
+            run("{{ . }}", &[("a", "1"), ("b", "2")]).unwrap(),
+            "map[a:1 b:2]"
+        );
+        // Errors, not hangs or panics.
+        assert!(
+            run("{{ range 100000000 }}x{{ end }}", &l)
+                .unwrap_err()
+                .contains("limit")
+        );
+        assert!(
+            run("{{ range .app }}x{{ end }}", &l)
+                .unwrap_err()
+                .contains("can't iterate")
+        );
+        assert!(
+            run("{{ with .app }}{{ .x }}{{ end }}", &l)
+                .unwrap_err()
+                .contains("can't evaluate field x in type string")
+        );
+        assert!(Template::parse("{{ range $a, $b, $c := . }}{{ end }}").is_err());
+        assert!(Template::parse("{{ range . }}x").is_err());
+        assert!(Template::parse("{{ with }}x{{ end }}").is_err());
+        assert!(Template::parse("{{ define \"x\" }}{{ end }}").is_err());
     }
 }
