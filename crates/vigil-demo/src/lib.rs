@@ -480,7 +480,7 @@ pub fn run(args: &DemoArgs) -> Result<(), DemoError> {
     if args.backfill.0 > 0 {
         eprintln!(
             "vigil demo: backfilled {} ({} samples, {} log lines) in {:.1}s",
-            vigil_model::format_duration_ms(now - start),
+            vigil_model::format_duration_ms(args.backfill.0),
             generator.samples,
             generator.log_lines,
             began.elapsed().as_secs_f64()
