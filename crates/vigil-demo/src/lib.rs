@@ -428,10 +428,27 @@ fn wall_clock_ms() -> i64 {
         .unwrap_or_default()
 }
 
-fn flush(generator: &mut Generator, sender: &Sender) -> Result<(), DemoError> {
+fn flush(generator: &mut Generator, sender: &Sender, warned: &mut bool) -> Result<(), DemoError> {
     let write = generator.take_write();
     if !write.timeseries.is_empty() {
-        sender.remote_write(&write)?;
+        match sender.remote_write(&write) {
+            Ok(()) => {}
+            // Vigil keeps the other samples of a request that has some too old. While a long
+            // backfill runs, a rule that writes at the current time (e.g. a constant SLO
+            // objective) can stretch the head past 1.5 block ranges so that Vigil cuts a
+            // block the backfill has not finished; the rest of the history is still written.
+            Err(SendError::Rejected {
+                status: 400, body, ..
+            }) if body.contains("too old") => {
+                if !*warned {
+                    *warned = true;
+                    eprintln!(
+                        "vigil demo: some backfilled samples were older than Vigil's oldest writable time and were dropped (a block was cut while backfilling); continuing: {body}"
+                    );
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     let logs = generator.take_logs();
     if !logs.streams.is_empty() {
@@ -468,15 +485,16 @@ pub fn run(args: &DemoArgs) -> Result<(), DemoError> {
         eprintln!("vigil demo: incident {incident}");
     }
     let began = Instant::now();
+    let mut warned = false;
     let mut t = start;
     while t <= now {
         generator.scrape(t);
         if generator.pending_scrapes() >= BACKFILL_BATCH {
-            flush(&mut generator, &sender)?;
+            flush(&mut generator, &sender, &mut warned)?;
         }
         t += interval;
     }
-    flush(&mut generator, &sender)?;
+    flush(&mut generator, &sender, &mut warned)?;
     if args.backfill.0 > 0 {
         eprintln!(
             "vigil demo: backfilled {} ({} samples, {} log lines) in {:.1}s",
@@ -500,7 +518,7 @@ pub fn run(args: &DemoArgs) -> Result<(), DemoError> {
             std::thread::sleep(Duration::from_millis(wait as u64));
         }
         generator.scrape(t);
-        flush(&mut generator, &sender)?;
+        flush(&mut generator, &sender, &mut warned)?;
         if last_report.elapsed() >= Duration::from_secs(60) {
             last_report = Instant::now();
             eprintln!(
