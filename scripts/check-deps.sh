@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fails when a crate depends on a storage engine it must not know about
-# (ARCHITECTURE.md: engines, ingest, API and rules see only vigil-storage traits;
+# (ARCHITECTURE.md: engines, ingest, API, rules and the demo see only vigil-storage traits;
 # only vigil-server names the storage engines vigil-tsdb and vigil-logstore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in vigil-model vigil-storage vigil-wal vigil-objstore vigil-ingest vigil-promql vigil-logql vigil-rules vigil-api; do
+for crate in vigil-model vigil-storage vigil-wal vigil-objstore vigil-ingest vigil-promql vigil-logql vigil-rules vigil-api vigil-demo; do
   for forbidden in vigil-tsdb vigil-logstore vigil-server; do
     if cargo tree -p "$crate" -e normal --prefix none 2>/dev/null | grep -q "^$forbidden "; then
       echo "dependency guard: $crate must not depend on $forbidden" >&2

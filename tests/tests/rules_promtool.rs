@@ -95,3 +95,48 @@ fn vigil_and_promtool_agree_on_every_unit_test_file() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+/// The shipped rule files (`rules/*-rules.yml`) pass both `vigil rules check` and
+/// `promtool check rules`.
+#[test]
+fn shipped_rule_files_pass_vigil_and_promtool_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-rules.yml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.iter().any(|f| f.ends_with("application-rules.yml")),
+        "{files:?}"
+    );
+    let vigil = vigil_binary();
+    let promtool = interop_binary(
+        "PROMTOOL_BIN",
+        "/usr/bin/promtool",
+        "promtool check of the shipped rules",
+    );
+    for file in &files {
+        let mut checks = vec![(vigil.to_string_lossy().to_string(), vec!["rules", "check"])];
+        if let Some(promtool) = &promtool {
+            checks.push((promtool.clone(), vec!["check", "rules"]));
+        }
+        for (program, args) in checks {
+            let output = Command::new(&program)
+                .args(&args)
+                .arg(file)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{program} {args:?} {}: {}{}",
+                file.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(stdout.contains("SUCCESS"), "{program}: {stdout}");
+        }
+    }
+}

@@ -33,6 +33,10 @@ enum Command {
     /// Rule files: check them, or run promtool-style unit tests.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Send the reference SRE platform's traffic (order, payment and user services: metrics
+    /// by remote write, JSON logs by Loki push) to a running Vigil, with optional backfilled
+    /// history and injected incidents.
+    Demo(vigil_demo::DemoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Demo(args)) => vigil_demo::main(&args),
         None => serve(&cli.serve),
         Some(Command::Rules(RulesCommand::Check {
             ignore_unknown_fields,
