@@ -592,6 +592,17 @@ fn env_for(env: &GroupEnv, group: &Group) -> GroupEnv {
     env
 }
 
+/// True when a YAML file is an SLO spec (its first top-level key is `version:` or
+/// `apiVersion:`, as in `vigil/v1`, Sloth `prometheus/v1` and OpenSLO), not a rule file.
+pub fn is_slo_spec(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_end)
+        .find(|l| {
+            !l.is_empty() && !l.starts_with('#') && !l.starts_with("---") && !l.starts_with(' ')
+        })
+        .is_some_and(|l| l.starts_with("version:") || l.starts_with("apiVersion:"))
+}
+
 fn escape_label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -665,5 +676,20 @@ impl GroupRunner {
                 manager.notify(outcome.to_send);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_slo_spec;
+
+    #[test]
+    fn slo_specs_are_told_from_rule_files() {
+        assert!(is_slo_spec("# SLOs\nversion: vigil/v1\nservice: a\n"));
+        assert!(is_slo_spec("---\nversion: \"prometheus/v1\"\n"));
+        assert!(is_slo_spec("apiVersion: openslo/v1\nkind: SLO\n"));
+        assert!(!is_slo_spec("groups:\n- name: g\n  rules: []\n"));
+        assert!(!is_slo_spec("# version: vigil/v1\ngroups: []\n"));
+        assert!(!is_slo_spec(""));
     }
 }

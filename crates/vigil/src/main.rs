@@ -37,6 +37,94 @@ enum Command {
     /// by remote write, JSON logs by Loki push) to a running Vigil, with optional backfilled
     /// history and injected incidents.
     Demo(vigil_demo::DemoArgs),
+    /// SLO specs (native vigil/v1, Sloth prometheus/v1, OpenSLO v1): check them, or print
+    /// the Prometheus rules they generate.
+    #[command(subcommand)]
+    Slo(SloCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SloCommand {
+    /// Check SLO spec files (exit 0 if all are valid, 2 with messages naming the file, SLO
+    /// and field if not).
+    Check {
+        /// The spec files.
+        #[arg(required = true, value_name = "SPEC")]
+        files: Vec<PathBuf>,
+    },
+    /// Print the rule file generated from each spec file (plain Prometheus rule YAML; files
+    /// are separated by `---`), or write `<spec stem>-rules.yml` files into a directory.
+    Generate {
+        /// Write one `<spec stem>-rules.yml` per spec file into this directory instead of
+        /// printing.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// The spec files.
+        #[arg(required = true, value_name = "SPEC")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn load_slos(files: &[PathBuf]) -> Result<vigil_slo::LoadedSpecs, ExitCode> {
+    match vigil_slo::load_files(files) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            Ok(loaded)
+        }
+        Err(errors) => {
+            for err in errors {
+                eprintln!("{err}");
+            }
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+fn slo_command(command: SloCommand) -> ExitCode {
+    match command {
+        SloCommand::Check { files } => match load_slos(&files) {
+            Ok(loaded) => {
+                for file in &files {
+                    let name = file.display().to_string();
+                    let n = loaded.slos.iter().filter(|s| s.file == name).count();
+                    println!("{name}: {n} SLOs valid");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        SloCommand::Generate { output_dir, files } => {
+            let loaded = match load_slos(&files) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let generated = vigil_slo::generate_files(&loaded.slos);
+            match output_dir {
+                None => {
+                    let texts: Vec<String> = generated.iter().map(|f| f.to_yaml()).collect();
+                    print!("{}", texts.join("---\n"));
+                    ExitCode::SUCCESS
+                }
+                Some(dir) => {
+                    for file in &generated {
+                        let stem = std::path::Path::new(&file.file)
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().to_string())
+                            .unwrap_or_else(|| "slos".into());
+                        let path = dir.join(format!("{stem}-rules.yml"));
+                        if let Err(err) = std::fs::write(&path, file.to_yaml()) {
+                            eprintln!("vigil: cannot write {}: {err}", path.display());
+                            return ExitCode::FAILURE;
+                        }
+                        println!("{}", path.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +258,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some(Command::Slo(command)) => slo_command(command),
         Some(Command::CheckConfig { config }) => {
             match load_config(&ServeArgs {
                 config: Some(config.clone()),
