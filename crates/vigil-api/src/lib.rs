@@ -15,6 +15,7 @@ mod promjson;
 mod query;
 mod read;
 pub mod rules;
+pub mod slos;
 mod state;
 mod write;
 

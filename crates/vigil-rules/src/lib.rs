@@ -32,6 +32,6 @@ pub use file::{
 };
 pub use group::{Group, GroupEnv, Health, OutgoingAlert, Rule};
 pub use logql::{LogqlEvaluator, logql_validator};
-pub use manager::{Manager, ManagerDeps, ManagerOptions};
+pub use manager::{Manager, ManagerDeps, ManagerOptions, SpecHandler, is_slo_spec};
 pub use ruler_store::{RulerStore, RulerStoreError};
 pub use yaml::Pos;

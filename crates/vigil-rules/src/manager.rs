@@ -119,7 +119,20 @@ pub struct Manager {
     notifier_thread: Mutex<Option<JoinHandle<()>>>,
     dropped_total: Arc<AtomicU64>,
     self_ref: Weak<Manager>,
+    spec_handler: Mutex<Option<SpecHandler>>,
 }
+
+/// Turns the SLO spec files the rule globs matched — `(file, text)` pairs, recognised by
+/// [`is_slo_spec`] — into generated groups, `(file, groups)` per spec file, or the problems
+/// found. Asked again at every load, so specs reload with the rule files. The groups run as
+/// the manager's tenant; a rule-file group with the same name as a generated one is
+/// skipped (the generated rules of a spec may also be checked in beside it, as
+/// `vigil slo generate` writes them, and must not run twice).
+pub type SpecHandler = Arc<
+    dyn Fn(&[(String, String)]) -> Result<Vec<(String, Vec<crate::GroupSpec>)>, String>
+        + Send
+        + Sync,
+>;
 
 impl Manager {
     /// A manager with no groups yet; [`Manager::start`] gives it storage, [`Manager::reload`]
@@ -136,6 +149,7 @@ impl Manager {
             notifier_thread: Mutex::new(None),
             dropped_total: Arc::new(AtomicU64::new(0)),
             self_ref: self_ref.clone(),
+            spec_handler: Mutex::new(None),
         })
     }
 
@@ -183,6 +197,12 @@ impl Manager {
         Ok(files)
     }
 
+    /// Handles SLO specs among the rule files from the next load on; without a handler
+    /// they are skipped.
+    pub fn set_spec_handler(&self, handler: SpecHandler) {
+        *self.spec_handler.lock() = Some(handler);
+    }
+
     /// The ruler API's store over the tenant directory, when one is configured.
     pub fn ruler_store(&self) -> Option<crate::RulerStore> {
         let root = self.options.tenant_directory.clone()?;
@@ -197,7 +217,8 @@ impl Manager {
     }
 
     /// Reads and validates every rule file into groups (no state yet): the globbed files
-    /// for the default tenant, then each tenant directory's namespaces.
+    /// (and the groups generated from SLO specs among them) for the default tenant, then
+    /// each tenant directory's namespaces.
     pub fn load_groups(&self) -> Result<Vec<Group>, String> {
         let options = ParseOptions {
             logql: Some(crate::logql::logql_validator()),
@@ -205,21 +226,65 @@ impl Manager {
         };
         let mut groups = Vec::new();
         let mut problems = Vec::new();
+        let mut specs = Vec::new();
         for path in self.matching_files()? {
-            self.load_file(&path, &options, None, &mut groups, &mut problems);
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) if is_slo_spec(&text) => specs.push((name, text)),
+                Ok(text) => {
+                    self.load_text(&name, &text, &options, None, &mut groups, &mut problems)
+                }
+                Err(err) => problems.push(format!("{name}: {err}")),
+            }
+        }
+        let handler = self.spec_handler.lock().clone();
+        if let (Some(handler), false) = (handler, specs.is_empty()) {
+            match handler(&specs) {
+                Ok(files) => {
+                    let generated: Vec<Group> = files
+                        .iter()
+                        .flat_map(|(file, specs)| {
+                            specs.iter().map(|spec| {
+                                Group::new(
+                                    file,
+                                    spec,
+                                    self.options.evaluation_interval_ms,
+                                    self.options.query_offset_ms,
+                                )
+                            })
+                        })
+                        .collect();
+                    let names: std::collections::HashSet<&str> =
+                        generated.iter().map(|g| g.name.as_str()).collect();
+                    groups.retain(|g: &Group| {
+                        let replaced = names.contains(g.name.as_str());
+                        if replaced {
+                            tracing::info!(group = %g.name, file = %g.file, "skipping a rule group that an SLO spec generates");
+                        }
+                        !replaced
+                    });
+                    groups.extend(generated);
+                }
+                Err(problem) => problems.push(problem),
+            }
         }
         let tenant_options = ParseOptions {
             default_language: self.options.tenant_default_language,
             ..options
         };
         for (tenant, path) in self.tenant_files()? {
-            self.load_file(
-                &path,
-                &tenant_options,
-                Some(tenant),
-                &mut groups,
-                &mut problems,
-            );
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => self.load_text(
+                    &name,
+                    &text,
+                    &tenant_options,
+                    Some(tenant),
+                    &mut groups,
+                    &mut problems,
+                ),
+                Err(err) => problems.push(format!("{name}: {err}")),
+            }
         }
         if problems.is_empty() {
             Ok(groups)
@@ -228,27 +293,20 @@ impl Manager {
         }
     }
 
-    fn load_file(
+    fn load_text(
         &self,
-        path: &Path,
+        name: &str,
+        text: &str,
         options: &ParseOptions,
         tenant: Option<TenantId>,
         groups: &mut Vec<Group>,
         problems: &mut Vec<String>,
     ) {
-        let name = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) => {
-                problems.push(format!("{name}: {err}"));
-                return;
-            }
-        };
-        match parse_rule_file(&text, options) {
+        match parse_rule_file(text, options) {
             Ok(file) => {
                 for spec in &file.groups {
                     let group = Group::new(
-                        &name,
+                        name,
                         spec,
                         self.options.evaluation_interval_ms,
                         self.options.query_offset_ms,
@@ -593,7 +651,7 @@ fn env_for(env: &GroupEnv, group: &Group) -> GroupEnv {
 }
 
 /// True when a YAML file is an SLO spec (its first top-level key is `version:` or
-/// `apiVersion:`, as in `vigil/v1`, Sloth `prometheus/v1` and OpenSLO), not a rule file.
+/// `apiVersion:`: `vigil/v1`, Sloth's `prometheus/v1`, OpenSLO), not a rule file.
 pub fn is_slo_spec(text: &str) -> bool {
     text.lines()
         .map(str::trim_end)

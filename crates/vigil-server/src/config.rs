@@ -57,6 +57,22 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Log store and log push limits.
     pub logs: crate::logs_config::LogsConfig,
+    /// SLOs (their specs are found among the rule files).
+    pub slo: SloConfig,
+}
+
+/// `slo:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SloConfig {
+    /// Backfill a new SLO's slice history over its period from the stored data.
+    pub backfill: bool,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        Self { backfill: true }
+    }
 }
 
 /// `rules:`

@@ -11,6 +11,7 @@ pub mod config;
 mod deferred;
 mod logs;
 pub mod logs_config;
+mod slo;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -127,6 +128,14 @@ pub async fn run(
         logs: Some(logs.clone()),
     });
     let rules = vigil_rules::Manager::new(validated.rules.clone());
+    // SLO specs among the rule files become generated groups; their state is on /api/v1/slos.
+    let slos = slo::SloRegistry::new(&data_dir, config.slo.backfill);
+    rules.set_spec_handler(slos.spec_handler());
+    let slo_api = vigil_api::slos::SloApi {
+        catalog: slos.clone(),
+        state: state.clone(),
+        rules: rules.clone(),
+    };
     let listener = tokio::net::TcpListener::bind(validated.listen)
         .await
         .with_context(|| format!("cannot listen on {}", validated.listen))?;
@@ -136,7 +145,9 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let app = vigil_api::router(state).merge(vigil_api::rules::router(rules.clone()));
+    let app = vigil_api::router(state)
+        .merge(vigil_api::rules::router(rules.clone()))
+        .merge(vigil_api::slos::router(slo_api));
     let server = tokio::spawn(async move {
         axum::serve(listener, app.merge(log_routes))
             .with_graceful_shutdown(async move {
@@ -178,6 +189,27 @@ pub async fn run(
         .context("rule loading task")?
         .map_err(|err| anyhow::anyhow!("cannot load rule files: {err}"))?;
     spawn_reload_on_sighup(rules.clone(), stop_rx.clone());
+    slo::spawn_backfills(
+        slos.clone(),
+        rules.clone(),
+        vigil_rules::GroupEnv {
+            tenant: validated.rules.tenant.clone(),
+            appendable: Arc::new(slo::BackfillAppendable(storage.clone())),
+            queryable: storage.clone(),
+            promql: Arc::new(vigil_rules::PromqlEvaluator::new(
+                vigil_promql::Engine::new(validated.engine.clone()),
+                storage.clone(),
+            )),
+            logql: Some(Arc::new(vigil_rules::LogqlEvaluator::new(logs.clone()))),
+            external_labels: validated.rules.notifier.external_labels.clone(),
+            external_url: validated.rules.notifier.external_url.clone(),
+            for_grace_period_ms: validated.rules.for_grace_period_ms,
+            outage_tolerance_ms: validated.rules.outage_tolerance_ms,
+            resend_delay_ms: validated.rules.resend_delay_ms,
+            runtime: tokio::runtime::Handle::current(),
+        },
+        stop_rx.clone(),
+    );
     ready.store(true, Ordering::Release);
 
     let maintenance_tsdb = tsdb.clone();

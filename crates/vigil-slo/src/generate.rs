@@ -224,6 +224,7 @@ impl GeneratedFile {
         let options = ParseOptions {
             logql: Some(vigil_rules::logql_validator()),
             ignore_unknown_fields: false,
+            ..ParseOptions::default()
         };
         parse_rule_file(&self.to_yaml(), &options).map(|f| f.groups)
     }

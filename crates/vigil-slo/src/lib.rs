@@ -46,9 +46,11 @@
 //! reset counter does not climb back above its pre-reset value within the same slice (else
 //! the reset is not seen or part of it is lost) — always true when the slice is no longer
 //! than the scrape interval. (3) A new series counts from its first sample on (its first
-//! value is the baseline, as in `increase()`); a series that disappears keeps counting for
-//! the 5-minute lookback. (4) Events are only counted for series that exist at both ends of
-//! a slice within the lookback (scrape gaps under 5 minutes).
+//! value is the baseline, as in `increase()`): in the slice it appears in, with no sample at
+//! the slice's start, it counts `x − min_over_time(x[s])`, what it gained since that first
+//! sample, so no partial slice is lost; a series that disappears keeps counting for the
+//! 5-minute lookback. (4) Scrape gaps stay under the 5-minute lookback (a longer gap
+//! restarts the series' baseline).
 //! Sloth-style `rate(sel[{{.window}}])`/`increase(...)` queries are rewritten to this exact
 //! form; queries that use their window any other way are evaluated per slice as written and
 //! [`SloMeta::exact`] is false. LogQL SLIs count lines with `count_over_time` over each

@@ -67,11 +67,13 @@ pub(crate) fn counter_in_sum(text: &str) -> Result<String, String> {
 /// that ends at the evaluation time (see the crate docs for the derivation):
 /// the difference of the last samples at the slice's two ends; when it is negative (a
 /// reset), the value after the reset plus what the counter gained before it
-/// (`max_over_time` over the slice minus the value at its start).
+/// (`max_over_time` over the slice minus the value at its start); for a series that has no
+/// sample at the slice's start (it appeared during the slice), what it gained since its
+/// first sample (`x - min_over_time(x[s])`).
 pub(crate) fn slice_increase(selector: &str, slice_ms: i64) -> String {
     let s = format_duration_ms(slice_ms);
     format!(
-        "(({sel} - {sel} offset {s}) >= 0 or (({sel} + clamp_min(max_over_time({sel}[{s}]) - {sel} offset {s}, 0)) and ({sel} < {sel} offset {s})))",
+        "(({sel} - {sel} offset {s}) >= 0 or (({sel} + clamp_min(max_over_time({sel}[{s}]) - {sel} offset {s}, 0)) and ({sel} < {sel} offset {s})) or ({sel} - min_over_time({sel}[{s}])))",
         sel = selector
     )
 }
