@@ -354,7 +354,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         Budgeting::Occurrences => (EVENTS_TOTAL_SLICE, EVENTS_ERROR_SLICE),
         Budgeting::Timeslices { slice_target } => {
             let max_error = Decimal::from_int(1)
-                .sub(*slice_target)
+                .checked_sub(*slice_target)
                 .unwrap_or(Decimal::from_int(0));
             slice_rules.push(record(
                 SLICES_ERROR,
@@ -427,8 +427,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         },
     };
     let mut meta_rules = Vec::new();
-    let period_days_expr;
-    match slo.period {
+    let period_days_expr = match slo.period {
         Period::Rolling(ms) => {
             // Cheap: one sum over the period of one recorded series per SLO, read every
             // 5 minutes (or every slice when slices are longer).
@@ -450,7 +449,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
                 )],
             });
             let days = ms as f64 / DAY_MS as f64;
-            period_days_expr = format!("vector({days})");
+            format!("vector({days})")
         }
         Period::Calendar(c) => {
             let shifted = match c.utc_offset_s {
@@ -486,12 +485,12 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
                 language: None,
                 rules: std::mem::take(&mut slice_rules),
             });
-            period_days_expr = match c.unit {
+            match c.unit {
                 CalendarUnit::Month => format!("days_in_month({shifted})"),
                 CalendarUnit::Week => "vector(7)".into(),
-            };
+            }
         }
-    }
+    };
 
     // 3. Metadata recordings (Sloth's names).
     let objective = slo.objective_ratio();
@@ -564,7 +563,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         }
         let mut parts = Vec::new();
         for t in &tiers {
-            let threshold = t.factor.mul(budget).unwrap_or(t.factor);
+            let threshold = t.factor.checked_mul(budget).unwrap_or(t.factor);
             let long = window_meta(t.long_ms);
             let short = window_meta(t.short_ms);
             let metric_of = |w: &WindowMeta| {

@@ -685,7 +685,8 @@ fn latency(l: &Latency, slice_ms: i64) -> Result<SliSource, FieldError> {
                     let lower_inc =
                         summed_slice_increase(&bucket_at(&lower.to_string())?, slice_ms);
                     let span = |a: crate::decimal::Decimal, b: crate::decimal::Decimal| {
-                        a.sub(b).map_or(f64::NAN, crate::decimal::Decimal::to_f64)
+                        a.checked_sub(b)
+                            .map_or(f64::NAN, crate::decimal::Decimal::to_f64)
                     };
                     let frac = span(threshold, lower) / span(upper, lower);
                     format!("{lower_inc} + {frac} * ({upper_inc} - {lower_inc})")

@@ -274,7 +274,7 @@ impl Slo {
     /// The error budget as a fraction (`1 - objective`), exactly.
     pub fn error_budget(&self) -> Decimal {
         Decimal::from_int(100)
-            .sub(self.objective_percent)
+            .checked_sub(self.objective_percent)
             .unwrap_or(Decimal::from_int(0))
             .shift_down(2)
     }
