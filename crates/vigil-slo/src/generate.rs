@@ -24,6 +24,9 @@ pub const PERIOD_TOTAL_CUMULATIVE: &str = "slo:sli_period_total:cumulative";
 /// Calendar periods: bad budget units since the period started.
 pub const PERIOD_ERROR_CUMULATIVE: &str = "slo:sli_period_error:cumulative";
 
+/// Calendar periods in an IANA zone: the zone's UTC offset (seconds) at evaluation time.
+pub const CALENDAR_UTC_OFFSET: &str = "slo:calendar_utc_offset:seconds";
+
 /// Windows Sloth records error ratios for (besides the period).
 const STANDARD_WINDOWS_MS: &[i64] = &[
     300_000,
@@ -452,10 +455,26 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
             format!("vector({days})")
         }
         Period::Calendar(c) => {
-            let shifted = match c.utc_offset_s {
-                0 => "vector(time())".to_string(),
-                o if o > 0 => format!("vector(time() + {o})"),
-                o => format!("vector(time() - {})", -o),
+            let fixed = match c.utc_offset_s {
+                0 => String::new(),
+                o if o > 0 => format!(" + {o}"),
+                o => format!(" - {}", -o),
+            };
+            let shifted = match &slo.zone {
+                None => format!("vector(time(){fixed})"),
+                Some(zone) => {
+                    // The zone's offset as a step function of time, recorded first in the
+                    // slice group so the other rules read it as one series.
+                    slice_rules.insert(
+                        0,
+                        record(
+                            CALENDAR_UTC_OFFSET,
+                            format!("vector({})", zone.promql_offset()),
+                            &[("time_zone", zone.name.clone())],
+                        ),
+                    );
+                    format!("vector(time(){fixed} + scalar({CALENDAR_UTC_OFFSET}{sel}))")
+                }
             };
             let day_test = match c.unit {
                 CalendarUnit::Month => format!("(day_of_month({shifted}) == 1)"),

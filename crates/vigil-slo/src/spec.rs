@@ -80,8 +80,9 @@ pub enum Period {
 pub struct Calendar {
     /// Week or month.
     pub unit: CalendarUnit,
-    /// Seconds to add to UTC to get local time at the period boundary (fixed offsets only),
-    /// minus the boundary's time of day when the period does not start at midnight.
+    /// Seconds to add to UTC to get local time (a fixed offset; with an IANA zone, added to
+    /// the zone's offset), minus the boundary's time of day when the period does not start
+    /// at midnight.
     pub utc_offset_s: i64,
     /// First day of the week for weekly periods (0 = Sunday … 6 = Saturday, as PromQL's
     /// `day_of_week()`).
@@ -268,6 +269,9 @@ pub struct Slo {
     pub labels: BTreeMap<String, String>,
     /// Alerting.
     pub alerting: Alerting,
+    /// IANA time zone of a calendar period (then `Calendar::utc_offset_s` is only the
+    /// period start's time of day, negated).
+    pub zone: Option<crate::zone::ZoneTable>,
 }
 
 impl Slo {

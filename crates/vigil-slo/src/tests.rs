@@ -502,12 +502,10 @@ fn errors_name_the_file_the_slo_and_the_field() {
     );
 
     let e = errors(
-        "version: vigil/v1\nservice: a\nslos:\n  - name: x\n    objective: 99\n    calendar: {period: month, time_zone: Europe/Paris}\n    sli:\n      events: {error: e, total: t}\n",
+        "version: vigil/v1\nservice: a\nslos:\n  - name: x\n    objective: 99\n    calendar: {period: month, time_zone: Mars/Olympus_Mons}\n    sli:\n      events: {error: e, total: t}\n",
     );
     assert!(
-        e[0].contains(
-            "field slos[0].calendar: time zone \"Europe/Paris\": only UTC and fixed offsets"
-        ),
+        e[0].contains("field slos[0].calendar: time zone \"Mars/Olympus_Mons\": cannot read"),
         "{e:?}"
     );
 
@@ -655,6 +653,24 @@ slos:
     );
     assert!(yaml.contains("> bool 0.05"), "{yaml}");
     assert!(yaml.contains("vector(7)"));
+    // An IANA zone: its offset is recorded first and read by the period rules.
+    if std::path::Path::new("/usr/share/zoneinfo/Europe/Paris").exists() {
+        let paris = generated(
+            "version: vigil/v1\nservice: p\nslos:\n  - name: m\n    objective: 99\n    calendar: {period: month, time_zone: Europe/Paris}\n    sli: {events: {error: e_total, total: t_total}}\n",
+        );
+        let first = &paris.groups[0].rules[0];
+        assert_eq!(first.record.as_deref(), Some(crate::CALENDAR_UTC_OFFSET));
+        assert_eq!(first.labels["time_zone"], "Europe/Paris");
+        assert!(
+            first
+                .expr
+                .starts_with("vector(3600 + (time() >= bool 1585443600) * 3600"),
+            "{}",
+            first.expr
+        );
+        let yaml = paris.to_yaml();
+        assert!(yaml.contains("day_of_month(vector(time() + scalar(slo:calendar_utc_offset:seconds{sloth_id=\"p-m\""), "{yaml}");
+    }
     // LogQL groups are the only ones with a language key.
     assert_eq!(
         file.groups.iter().filter(|g| g.language.is_some()).count(),
