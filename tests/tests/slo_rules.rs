@@ -2,7 +2,8 @@
 //! unit-test rule files are exactly `vigil slo generate` of their specs; Debian's
 //! `promtool check rules` accepts them; and the promtool-format unit tests in
 //! `tests/slo-unittest/` (each alert tier firing at the expected minute, silence at 1×
-//! burn, the no-data alert, the exact period SLI against a brute-force ratio within 1e-6)
+//! burn, the no-data alert, the exact period SLI against a brute-force ratio within 1e-6,
+//! the reset of a calendar period)
 //! pass under both `vigil rules test` and `promtool test rules`.
 //!
 //! The promtool parts need `/usr/bin/promtool` (`scripts/install-test-deps.sh`); without it
@@ -46,6 +47,7 @@ fn generated_rule_files_are_up_to_date() {
         (repo(), "rules/slos.yml", "rules/slo-rules.yml"),
         (unittest_dir(), "slos.yml", "slo-rules.yml"),
         (unittest_dir(), "exact.yml", "exact-rules.yml"),
+        (unittest_dir(), "calendar.yml", "calendar-rules.yml"),
     ] {
         let fresh = generate(&dir, spec);
         let stored = std::fs::read_to_string(dir.join(rules)).unwrap();
@@ -115,6 +117,7 @@ fn promtool_checks_the_generated_rules() {
         repo().join("rules/slo-rules.yml"),
         unittest_dir().join("slo-rules.yml"),
         unittest_dir().join("exact-rules.yml"),
+        unittest_dir().join("calendar-rules.yml"),
     ] {
         let out = Command::new(&promtool)
             .args(["check", "rules"])
@@ -167,6 +170,7 @@ fn slo_unit_tests_pass_in_vigil_and_promtool() {
         "pass_slo_silent_at_1x.test.yml",
         "pass_slo_no_data.test.yml",
         "pass_slo_exact_period.test.yml",
+        "pass_slo_calendar_reset.test.yml",
     ] {
         assert!(names.iter().any(|n| n == expected), "missing {expected}");
     }

@@ -80,7 +80,7 @@ impl Decimal {
     }
 
     /// `self - other`.
-    pub fn sub(self, other: Decimal) -> Option<Decimal> {
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
         let scale = self.scale.max(other.scale);
         Some(
             Decimal {
@@ -92,7 +92,7 @@ impl Decimal {
     }
 
     /// `self × other`.
-    pub fn mul(self, other: Decimal) -> Option<Decimal> {
+    pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
         let scale = self.scale + other.scale;
         if scale > 2 * MAX_SCALE {
             return None;
@@ -196,11 +196,11 @@ mod tests {
     fn exact_budget_arithmetic() {
         let hundred = Decimal::from_int(100);
         let budget = hundred
-            .sub(Decimal::parse("99.9").unwrap())
+            .checked_sub(Decimal::parse("99.9").unwrap())
             .unwrap()
             .shift_down(2);
         assert_eq!(budget.to_string(), "0.001");
-        let threshold = Decimal::parse("14.4").unwrap().mul(budget).unwrap();
+        let threshold = Decimal::parse("14.4").unwrap().checked_mul(budget).unwrap();
         assert_eq!(threshold.to_string(), "0.0144");
         assert_eq!(
             Decimal::parse("0.999")

@@ -24,6 +24,9 @@ pub const PERIOD_TOTAL_CUMULATIVE: &str = "slo:sli_period_total:cumulative";
 /// Calendar periods: bad budget units since the period started.
 pub const PERIOD_ERROR_CUMULATIVE: &str = "slo:sli_period_error:cumulative";
 
+/// Calendar periods in an IANA zone: the zone's UTC offset (seconds) at evaluation time.
+pub const CALENDAR_UTC_OFFSET: &str = "slo:calendar_utc_offset:seconds";
+
 /// Windows Sloth records error ratios for (besides the period).
 const STANDARD_WINDOWS_MS: &[i64] = &[
     300_000,
@@ -355,7 +358,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         Budgeting::Occurrences => (EVENTS_TOTAL_SLICE, EVENTS_ERROR_SLICE),
         Budgeting::Timeslices { slice_target } => {
             let max_error = Decimal::from_int(1)
-                .sub(*slice_target)
+                .checked_sub(*slice_target)
                 .unwrap_or(Decimal::from_int(0));
             slice_rules.push(record(
                 SLICES_ERROR,
@@ -428,8 +431,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         },
     };
     let mut meta_rules = Vec::new();
-    let period_days_expr;
-    match slo.period {
+    let period_days_expr = match slo.period {
         Period::Rolling(ms) => {
             // Cheap: one sum over the period of one recorded series per SLO, read every
             // 5 minutes (or every slice when slices are longer).
@@ -451,13 +453,29 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
                 )],
             });
             let days = ms as f64 / DAY_MS as f64;
-            period_days_expr = format!("vector({days})");
+            format!("vector({days})")
         }
         Period::Calendar(c) => {
-            let shifted = match c.utc_offset_s {
-                0 => "vector(time())".to_string(),
-                o if o > 0 => format!("vector(time() + {o})"),
-                o => format!("vector(time() - {})", -o),
+            let fixed = match c.utc_offset_s {
+                0 => String::new(),
+                o if o > 0 => format!(" + {o}"),
+                o => format!(" - {}", -o),
+            };
+            let shifted = match &slo.zone {
+                None => format!("vector(time(){fixed})"),
+                Some(zone) => {
+                    // The zone's offset as a step function of time, recorded first in the
+                    // slice group so the other rules read it as one series.
+                    slice_rules.insert(
+                        0,
+                        record(
+                            CALENDAR_UTC_OFFSET,
+                            format!("vector({})", zone.promql_offset()),
+                            &[("time_zone", zone.name.clone())],
+                        ),
+                    );
+                    format!("vector(time(){fixed} + scalar({CALENDAR_UTC_OFFSET}{sel}))")
+                }
             };
             let day_test = match c.unit {
                 CalendarUnit::Month => format!("(day_of_month({shifted}) == 1)"),
@@ -487,12 +505,12 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
                 language: None,
                 rules: std::mem::take(&mut slice_rules),
             });
-            period_days_expr = match c.unit {
+            match c.unit {
                 CalendarUnit::Month => format!("days_in_month({shifted})"),
                 CalendarUnit::Week => "vector(7)".into(),
-            };
+            }
         }
-    }
+    };
 
     // 3. Metadata recordings (Sloth's names).
     let objective = slo.objective_ratio();
@@ -565,7 +583,7 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
         }
         let mut parts = Vec::new();
         for t in &tiers {
-            let threshold = t.factor.mul(budget).unwrap_or(t.factor);
+            let threshold = t.factor.checked_mul(budget).unwrap_or(t.factor);
             let long = window_meta(t.long_ms);
             let short = window_meta(t.short_ms);
             let metric_of = |w: &WindowMeta| {

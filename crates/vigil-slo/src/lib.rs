@@ -59,7 +59,10 @@
 //! **No NaN.** Ratios divide by `(total > 0)`, so 0/0 is *no data* (no sample), never NaN,
 //! and the burn-rate and budget series are absent rather than NaN while there is no traffic.
 //!
-//! **Calendar periods** (week/month, UTC or a fixed UTC offset) keep a cumulative sum that
+//! **Calendar periods** (week/month; UTC, a fixed UTC offset, or an IANA zone read from the
+//! system tz database, whose offset is recorded as `slo:calendar_utc_offset:seconds` — a step
+//! function of time from 2020 through the database's last explicit transition, 2037 in fat
+//! TZif files, after which the last offset is kept) keep a cumulative sum that
 //! the first slice of each period restarts (`slo:sli_period_total:cumulative`,
 //! `slo:sli_period_error:cumulative`), read in O(1). **Timeslices** budgeting records 1 per
 //! slice with data and 1 per bad slice (`slo:sli_slices_total:slice`,
@@ -81,13 +84,14 @@ mod sloth;
 pub mod spec;
 #[cfg(test)]
 mod tests;
+pub mod zone;
 
 use std::path::Path;
 
 pub use generate::{
-    EVENTS_ERROR_SLICE, EVENTS_TOTAL_SLICE, GeneratedFile, GeneratedGroup, GeneratedRule,
-    GeneratedSlo, MetricNames, PERIOD_ERROR_CUMULATIVE, PERIOD_TOTAL_CUMULATIVE, SLICES_ERROR,
-    SLICES_TOTAL, SloMeta, TierMeta, WindowMeta, generate, generate_files,
+    CALENDAR_UTC_OFFSET, EVENTS_ERROR_SLICE, EVENTS_TOTAL_SLICE, GeneratedFile, GeneratedGroup,
+    GeneratedRule, GeneratedSlo, MetricNames, PERIOD_ERROR_CUMULATIVE, PERIOD_TOTAL_CUMULATIVE,
+    SLICES_ERROR, SLICES_TOTAL, SloMeta, TierMeta, WindowMeta, generate, generate_files,
 };
 pub use load::{LoadedSpecs, parse_specs};
 pub use spec::{Slo, SpecError};

@@ -286,7 +286,10 @@ pub(crate) fn validate(slo: &Slo) -> Result<Vec<String>, SpecError> {
         if !tier.factor.is_positive() {
             return Err(err(&field, "the burn-rate factor must be positive".into()));
         }
-        let threshold = tier.factor.mul(budget).unwrap_or(Decimal::from_int(2));
+        let threshold = tier
+            .factor
+            .checked_mul(budget)
+            .unwrap_or(Decimal::from_int(2));
         if threshold >= Decimal::from_int(1) {
             warnings.push(format!(
                 "{}: slo {:?}: {} tier {}× over {}/{} needs an error ratio of {threshold} ≥ 1 and can never fire; lower the factor or raise the objective",

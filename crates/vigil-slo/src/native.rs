@@ -9,7 +9,7 @@
 //!     description: Non-5xx responses
 //!     objective: 99.9                  # percent, in (0, 100)
 //!     window: 30d                      # rolling period (default 30d), or:
-//!     # calendar: {period: month, time_zone: "+02:00"}   # week|month, fixed UTC offset
+//!     # calendar: {period: month, time_zone: Europe/Paris}  # week|month; IANA zone or +02:00
 //!     # calendar: {period: week, time_zone: UTC, week_start: monday}
 //!     budgeting: occurrences           # occurrences | timeslices | ratio_timeslices
 //!     # timeslice_target: 99           # percent good a slice needs (timeslices)
@@ -257,6 +257,7 @@ fn convert(
         Some(s) => duration(s).map_err(|m| err("slice", m))?,
         None => DEFAULT_SLICE_MS,
     };
+    let mut zone = None;
     let period = match (&slo.window, &slo.calendar) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -265,10 +266,12 @@ fn convert(
             ));
         }
         (Some(w), None) => Period::Rolling(duration(w).map_err(|m| err("window", m))?),
-        (None, Some(c)) => Period::Calendar(
-            calendar(&c.period, c.time_zone.as_deref(), c.week_start.as_deref())
-                .map_err(|m| err("calendar", m))?,
-        ),
+        (None, Some(c)) => {
+            let (cal, z) = calendar(&c.period, c.time_zone.as_deref(), c.week_start.as_deref())
+                .map_err(|m| err("calendar", m))?;
+            zone = z;
+            Period::Calendar(cal)
+        }
         (None, None) => Period::Rolling(DEFAULT_PERIOD_MS),
     };
     let budgeting = match slo.budgeting.as_deref().unwrap_or("occurrences") {
@@ -407,6 +410,7 @@ fn convert(
         slice_ms,
         labels,
         alerting,
+        zone,
     })
 }
 
@@ -685,7 +689,8 @@ fn latency(l: &Latency, slice_ms: i64) -> Result<SliSource, FieldError> {
                     let lower_inc =
                         summed_slice_increase(&bucket_at(&lower.to_string())?, slice_ms);
                     let span = |a: crate::decimal::Decimal, b: crate::decimal::Decimal| {
-                        a.sub(b).map_or(f64::NAN, crate::decimal::Decimal::to_f64)
+                        a.checked_sub(b)
+                            .map_or(f64::NAN, crate::decimal::Decimal::to_f64)
                     };
                     let frac = span(threshold, lower) / span(upper, lower);
                     format!("{lower_inc} + {frac} * ({upper_inc} - {lower_inc})")
@@ -709,7 +714,7 @@ pub(crate) fn calendar(
     unit: &str,
     time_zone: Option<&str>,
     week_start: Option<&str>,
-) -> Result<Calendar, String> {
+) -> Result<(Calendar, Option<crate::zone::ZoneTable>), String> {
     let unit = match unit {
         "week" | "Week" | "1w" | "7d" | "1W" => CalendarUnit::Week,
         "month" | "Month" | "1M" => CalendarUnit::Month,
@@ -719,9 +724,13 @@ pub(crate) fn calendar(
             ));
         }
     };
-    let utc_offset_s = match time_zone {
-        None => 0,
-        Some(tz) => utc_offset(tz)?,
+    let (utc_offset_s, zone) = match time_zone {
+        None => (0, None),
+        Some(tz) => match utc_offset(tz) {
+            Ok(o) => (o, None),
+            Err(_) if !tz.starts_with(['+', '-']) => (0, Some(crate::zone::ZoneTable::load(tz)?)),
+            Err(e) => return Err(e),
+        },
     };
     let week_start = match week_start.unwrap_or("monday").to_ascii_lowercase().as_str() {
         "sunday" => 0,
@@ -736,11 +745,14 @@ pub(crate) fn calendar(
     if week_start != 1 && unit == CalendarUnit::Month {
         return Err("week_start only applies to weekly periods".into());
     }
-    Ok(Calendar {
-        unit,
-        utc_offset_s,
-        week_start,
-    })
+    Ok((
+        Calendar {
+            unit,
+            utc_offset_s,
+            week_start,
+        },
+        zone,
+    ))
 }
 
 /// Seconds east of UTC of `UTC`, `Z`, `Etc/UTC`, `GMT` or a fixed offset `±HH:MM`/`±HHMM`.
@@ -758,7 +770,7 @@ pub(crate) fn utc_offset(tz: &str) -> Result<i64, String> {
         Some(b'-') => -1,
         _ => {
             return Err(format!(
-                "time zone {tz:?}: only UTC and fixed offsets such as +02:00 are supported (IANA zone names with daylight saving time are not yet)"
+                "time zone {tz:?}: not UTC or a fixed offset such as +02:00"
             ));
         }
     };

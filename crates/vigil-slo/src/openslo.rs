@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_norway::Value;
 
 use crate::load::{Doc, FileCtx, decimal, duration, scaled_tiers, workbook_tiers};
-use crate::native::{DEFAULT_PERIOD_MS, DEFAULT_SLICE_MS, calendar, raw_source, utc_offset};
+use crate::native::{DEFAULT_PERIOD_MS, DEFAULT_SLICE_MS, calendar, raw_source};
 use crate::query::{
     check_promql, counter_in_sum, has_window_placeholder, logql_slice_count,
     rewrite_windowed_counters, substitute_window, summed_slice_increase,
@@ -230,8 +230,8 @@ impl Objects {
         let ctx = FileCtx { file };
         let name = &metadata.name;
         let err = |field: &str, message: String| ctx.error(Some(name), Some(field), message);
-        let period_and_calendar = match spec.time_window.as_slice() {
-            [] => Period::Rolling(DEFAULT_PERIOD_MS),
+        let (period_and_calendar, zone) = match spec.time_window.as_slice() {
+            [] => (Period::Rolling(DEFAULT_PERIOD_MS), None),
             [w] => time_window(w).map_err(|m| err("spec.timeWindow[0]", m))?,
             _ => {
                 return Err(err(
@@ -386,6 +386,7 @@ impl Objects {
                     },
                     budget_exhausted: AlertSpec::default(),
                 },
+                zone: zone.clone(),
             });
         }
         Ok(out)
@@ -587,7 +588,7 @@ fn promql_slice(query: &str, counter: bool, slice_ms: i64) -> Result<(String, bo
     ))
 }
 
-fn time_window(w: &TimeWindow) -> Result<Period, String> {
+fn time_window(w: &TimeWindow) -> Result<(Period, Option<crate::zone::ZoneTable>), String> {
     let rolling = w.is_rolling.unwrap_or(w.calendar.is_none());
     if rolling {
         if w.calendar.is_some() {
@@ -599,15 +600,12 @@ fn time_window(w: &TimeWindow) -> Result<Period, String> {
                 w.duration
             ));
         }
-        return Ok(Period::Rolling(duration(&w.duration)?));
+        return Ok((Period::Rolling(duration(&w.duration)?), None));
     }
     let Some(cal) = &w.calendar else {
         return Err("a calendar window needs calendar.startTime and calendar.timeZone".into());
     };
-    let mut offset = match &cal.time_zone {
-        Some(tz) => utc_offset(tz)?,
-        None => 0,
-    };
+    let mut offset = 0;
     let mut week_start = None;
     if let Some(start) = &cal.start_time {
         let (date, time) = start
@@ -642,13 +640,13 @@ fn time_window(w: &TimeWindow) -> Result<Period, String> {
             ][weekday(y, m, d) as usize],
         );
     }
-    let mut c = calendar(
+    let (mut c, zone) = calendar(
         &w.duration,
-        None,
+        cal.time_zone.as_deref(),
         if w.duration == "1M" { None } else { week_start },
     )?;
-    c.utc_offset_s = offset;
-    Ok(Period::Calendar(c))
+    c.utc_offset_s += offset;
+    Ok((Period::Calendar(c), zone))
 }
 
 /// Day of the week (0 = Sunday) of a proleptic Gregorian date.

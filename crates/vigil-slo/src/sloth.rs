@@ -199,6 +199,7 @@ pub(crate) fn parse(ctx: &FileCtx<'_>, doc: &Doc<'_>) -> Result<Vec<Slo>, Vec<Sp
                     },
                     budget_exhausted: AlertSpec::default(),
                 },
+                zone: None,
             })
         })();
         match result {

@@ -80,8 +80,9 @@ pub enum Period {
 pub struct Calendar {
     /// Week or month.
     pub unit: CalendarUnit,
-    /// Seconds to add to UTC to get local time at the period boundary (fixed offsets only),
-    /// minus the boundary's time of day when the period does not start at midnight.
+    /// Seconds to add to UTC to get local time (a fixed offset; with an IANA zone, added to
+    /// the zone's offset), minus the boundary's time of day when the period does not start
+    /// at midnight.
     pub utc_offset_s: i64,
     /// First day of the week for weekly periods (0 = Sunday … 6 = Saturday, as PromQL's
     /// `day_of_week()`).
@@ -268,13 +269,16 @@ pub struct Slo {
     pub labels: BTreeMap<String, String>,
     /// Alerting.
     pub alerting: Alerting,
+    /// IANA time zone of a calendar period (then `Calendar::utc_offset_s` is only the
+    /// period start's time of day, negated).
+    pub zone: Option<crate::zone::ZoneTable>,
 }
 
 impl Slo {
     /// The error budget as a fraction (`1 - objective`), exactly.
     pub fn error_budget(&self) -> Decimal {
         Decimal::from_int(100)
-            .sub(self.objective_percent)
+            .checked_sub(self.objective_percent)
             .unwrap_or(Decimal::from_int(0))
             .shift_down(2)
     }
