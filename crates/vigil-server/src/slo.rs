@@ -27,8 +27,8 @@ use vigil_storage::{AppendOptions, Appendable, Appender};
 pub(crate) struct SloRegistry {
     slos: RwLock<Vec<SloMeta>>,
     state_path: PathBuf,
-    /// Backfill jobs not started yet: `(meta, slice groups, fingerprint)`.
-    pending: Mutex<Vec<(SloMeta, String, Vec<GroupSpec>, String)>>,
+    /// Backfill jobs not started yet.
+    pending: Mutex<Vec<BackfillJob>>,
     backfill: bool,
 }
 
@@ -37,6 +37,9 @@ impl vigil_api::slos::SloCatalog for SloRegistry {
         self.slos.read().clone()
     }
 }
+
+/// One SLO to backfill: its metadata, spec file, slice groups and their fingerprint.
+type BackfillJob = (SloMeta, String, Vec<GroupSpec>, String);
 
 /// Prefixes of the generated groups that record per-slice counts.
 const SLICE_GROUP_PREFIXES: [&str; 2] = ["sloth-slo-logql-slices-", "sloth-slo-sli-recordings-"];
