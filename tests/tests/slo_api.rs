@@ -118,11 +118,11 @@ fn a_new_slo_is_backfilled_and_reported_exactly() {
         let reply = vigil.get("/api/v1/slos", None);
         assert_eq!(reply.status, 200, "{}", reply.body);
         last = reply.json();
-        if let Some(ratio) = last["data"]["slos"][0]["periodSli"]["errorRatio"].as_f64() {
-            if (ratio - expected).abs() < 1e-9 {
-                got = Some(ratio);
-                break;
-            }
+        if let Some(ratio) = last["data"]["slos"][0]["periodSli"]["errorRatio"].as_f64()
+            && (ratio - expected).abs() < 1e-9
+        {
+            got = Some(ratio);
+            break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
