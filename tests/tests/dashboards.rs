@@ -485,16 +485,19 @@ fn every_panel_and_variable_query_returns_data_against_the_demo() {
         limit,
     );
     if slo_rules {
-        wait_for(
-            &vigil,
-            "/api/v1/query?query=slo:sli_error:ratio_rate5m",
-            limit,
-        );
-        wait_for(
-            &vigil,
-            "/api/v1/query?query=slo:period_error_budget_remaining:ratio",
-            limit,
-        );
+        // Every SLO, not just the first whose slice group ran (each group has its own
+        // slot offset within the minute).
+        for metric in [
+            "slo:sli_error:ratio_rate5m",
+            "slo:period_error_budget_remaining:ratio",
+        ] {
+            let query = format!("count({metric}) >= count(slo:objective:ratio)");
+            wait_for(
+                &vigil,
+                &format!("/api/v1/query?query={}", encode(&query)),
+                limit,
+            );
+        }
     }
     wait_for(
         &vigil,

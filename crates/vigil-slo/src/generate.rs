@@ -433,24 +433,18 @@ pub fn generate(slo: &Slo) -> GeneratedSlo {
     let mut meta_rules = Vec::new();
     let period_days_expr = match slo.period {
         Period::Rolling(ms) => {
-            // Cheap: one sum over the period of one recorded series per SLO, read every
-            // 5 minutes (or every slice when slices are longer).
+            // Cheap: one sum over the period of one recorded series per SLO, read once per
+            // slice in the slice group itself, right after the slice it sums is recorded.
+            slice_rules.push(record(
+                &period.metric,
+                ratio(&slice_range(ms, s)),
+                &[("sloth_window", period.name.clone())],
+            ));
             groups.push(GeneratedGroup {
                 name: format!("sloth-slo-sli-recordings-{}", slo.id),
                 interval: Some(slice.clone()),
                 language: None,
                 rules: std::mem::take(&mut slice_rules),
-            });
-            let interval = format_duration_ms(s.max(300_000).min(ms));
-            groups.push(GeneratedGroup {
-                name: format!("sloth-slo-period-recordings-{}", slo.id),
-                interval: Some(interval),
-                language: None,
-                rules: vec![record(
-                    &period.metric,
-                    ratio(&slice_range(ms, s)),
-                    &[("sloth_window", period.name.clone())],
-                )],
             });
             let days = ms as f64 / DAY_MS as f64;
             format!("vector({days})")

@@ -127,13 +127,18 @@ fn native_generation_uses_sloth_names_exact_slices_and_no_nan() {
     let file = generated(NATIVE);
     let names: Vec<&str> = file.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(
-        &names[..4],
+        &names[..3],
         &[
             "sloth-slo-sli-recordings-api-availability",
-            "sloth-slo-period-recordings-api-availability",
             "sloth-slo-meta-recordings-api-availability",
             "sloth-slo-alerts-api-availability",
         ]
+    );
+    // The period ratio is recorded in the slice group, after the slices it sums.
+    let slice_group = &file.groups[0];
+    assert_eq!(
+        slice_group.rules.last().and_then(|r| r.record.as_deref()),
+        Some("slo:sli_error:ratio_rate30d")
     );
     assert_eq!(file.groups[0].interval.as_deref(), Some("1m"));
     let total = rule(&file, crate::EVENTS_TOTAL_SLICE);
@@ -163,14 +168,13 @@ fn native_generation_uses_sloth_names_exact_slices_and_no_nan() {
         "30d - 30s: {}",
         period.expr
     );
-    assert_eq!(file.groups[1].interval.as_deref(), Some("5m"));
     assert_eq!(rule(&file, "slo:error_budget:ratio").expr, "vector(0.001)");
     assert_eq!(rule(&file, "slo:objective:ratio").expr, "vector(0.999)");
     assert_eq!(rule(&file, "slo:time_period:days").expr, "vector(30)");
     let info = rule(&file, "sloth_slo_info");
     assert_eq!(info.labels["sloth_objective"], "99.9");
     assert_eq!(info.labels["sloth_spec"], "vigil/v1");
-    let page = file.groups[3]
+    let page = file.groups[2]
         .rules
         .iter()
         .find(|r| r.labels.get("sloth_severity").map(String::as_str) == Some("page"))

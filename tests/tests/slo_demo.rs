@@ -1,0 +1,129 @@
+//! The SLO story end to end: `vigil demo --backfill … --incident …` drives the reference
+//! platform's traffic into the real binary, which loads an SLO spec among its rule files.
+//! The page tier of the multi-window multi-burn-rate alert goes pending, then firing
+//! during the injected outage, and resolves after it; `/api/v1/slos` shows the budget drop.
+//!
+//! Windows are short so the story takes minutes, not hours: a 1-day SLO whose page tier
+//! reads 1 minute and 20 seconds at 14.4×, with 10-second slices and a `for` of 10 s.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vigil_tests::{KillOnDrop, Vigil, vigil_binary};
+
+const SPEC: &str = r#"version: vigil/v1
+service: user-service
+slos:
+  - name: availability
+    objective: 99
+    window: 1d
+    slice: 10s
+    sli:
+      events:
+        error: http_requests_total{service="user-service",status=~"5.."}
+        total: http_requests_total{service="user-service"}
+    alerting:
+      name: UserAvailabilityBurn
+      page:
+        for: 10s
+      tiers:
+        - {severity: page, long: 1m, short: 20s, factor: 14.4}
+"#;
+
+/// The page alert's state now: `inactive`, `pending` or `firing`.
+fn page_state(vigil: &Vigil) -> String {
+    let body = vigil.get("/api/v1/alerts", None).json();
+    let mut state = "inactive".to_string();
+    for alert in body["data"]["alerts"].as_array().unwrap() {
+        if alert["labels"]["alertname"] == "UserAvailabilityBurn"
+            && alert["labels"]["sloth_severity"] == "page"
+        {
+            state = alert["state"].as_str().unwrap().to_string();
+        }
+    }
+    state
+}
+
+fn budget_remaining(vigil: &Vigil) -> Option<f64> {
+    let body = vigil.get("/api/v1/slos/user-service-availability", None).json();
+    body["data"]["budgetRemaining"]["ratio"].as_f64()
+}
+
+#[test]
+fn an_injected_outage_pages_then_resolves_and_spends_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("slos.yml"), SPEC).unwrap();
+    let config = format!(
+        // No history backfill: the story is told by the live slices alone.
+        "rules:\n  files: [\"{}/*.yml\"]\n  evaluation_interval: 1s\nslo:\n  backfill: false\n",
+        rules.display()
+    );
+    let vigil = Vigil::start(&dir.path().join("data"), &config);
+
+    // 10 minutes of history, then live; the outage starts a minute into the live part
+    // (demo time counts from the backfill's start) and lasts 70 s.
+    let demo = Command::new(vigil_binary())
+        .args([
+            "demo",
+            "--url",
+            &format!("http://{}", vigil.addr),
+            "--backfill",
+            "10m",
+            "--interval",
+            "2s",
+            "--duration",
+            "6m",
+            "--seed",
+            "7",
+            "--incident",
+            "service=user,error_rate=0.5,after=11m,for=70s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _demo = KillOnDrop(demo);
+
+    // The SLO is healthy before the outage: user-service fails ~0.1 % of requests.
+    let started = Instant::now();
+    let mut before = None;
+    while started.elapsed() < Duration::from_secs(50) {
+        if let Some(remaining) = budget_remaining(&vigil) {
+            before = Some(remaining);
+        }
+        assert_eq!(page_state(&vigil), "inactive", "paged before the outage");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let before = before.expect("/api/v1/slos never reported a budget");
+    assert!(before > 0.5, "budget before the outage: {before}");
+
+    // pending → firing during the outage, then resolved after it.
+    let mut seen: Vec<String> = vec!["inactive".into()];
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while Instant::now() < deadline {
+        let state = page_state(&vigil);
+        if seen.last() != Some(&state) {
+            seen.push(state);
+        }
+        if seen.len() >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        seen,
+        vec!["inactive", "pending", "firing", "inactive"],
+        "page alert states"
+    );
+
+    // The outage spent budget, and the API says so.
+    let after = budget_remaining(&vigil).expect("budget after the outage");
+    assert!(after < before - 0.05, "budget {before} → {after}");
+    let slo = vigil.get("/api/v1/slos", None).json();
+    let tiers = slo["data"]["slos"][0]["alerts"].as_array().unwrap().clone();
+    assert_eq!(tiers.len(), 1, "{slo}");
+    assert_eq!(tiers[0]["longWindow"], "1m");
+}
