@@ -411,7 +411,7 @@ pub fn query_all(
                 s.entries.into_iter().map(move |e| (labels.clone(), e))
             })
             .collect();
-        page.sort_by(|a, b| a.1.ts_ns.cmp(&b.1.ts_ns));
+        page.sort_by_key(|a| a.1.ts_ns);
         let full = page.len() == PAGE;
         if let Some(last) = page.last() {
             cursor = last.1.ts_ns + 1;
