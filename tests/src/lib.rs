@@ -357,6 +357,7 @@ pub fn series_data(reply: &Reply) -> Vec<serde_json::Map<String, Value>> {
         .collect()
 }
 
+pub mod logs;
 pub mod promql_conformance;
 pub mod promql_script;
 

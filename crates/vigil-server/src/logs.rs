@@ -1,5 +1,5 @@
 //! Builds the log store and the log ingestion routes from the config, and runs the log
-//! store's maintenance loop (chunk flushes, retention).
+//! store's maintenance loop (chunk flushes, retention), and `POST /flush`.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -70,7 +70,33 @@ pub(crate) async fn open(
         max_decompressed_bytes: config.ingest.remote_write.max_decompressed_bytes,
         ready: Arc::new(AtomicBool::new(true)),
     });
-    Ok((store, vigil_api::logs_router(state)))
+    let flush_routes = axum::Router::new()
+        .route("/flush", axum::routing::post(flush_all))
+        .with_state(store.clone());
+    Ok((store, vigil_api::logs_router(state).merge(flush_routes)))
+}
+
+/// `POST /flush`, as Loki's ingester: cuts every log head into segments on the object store
+/// now (204), instead of waiting for `logs.chunk_target_bytes` or `logs.max_chunk_age`.
+/// Used before a planned shutdown of a node whose disk will not come back, and by tests.
+async fn flush_all(
+    axum::extract::State(store): axum::extract::State<LogStore>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match store.flush(true).await {
+        Ok(report) => {
+            tracing::info!(?report, "log heads flushed on request");
+            axum::http::StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "log flush on request failed");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("flush failed: {err}\n"),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Flushes due chunks and applies retention every `interval` until `stop` turns true.

@@ -58,14 +58,31 @@ impl LogPushOutcome {
     }
 }
 
-fn has_level(stream: &Labels, entry: &LogEntry) -> bool {
-    ["detected_level", "level"]
-        .iter()
-        .any(|name| stream.get(name).is_some() || entry.structured_metadata.get(name).is_some())
-}
+/// Names whose value Loki takes as an entry's level: from the stream labels first, then
+/// from the entry's structured metadata (e.g. python-logging-loki's `severity` label).
+const LEVEL_NAMES: [&str; 9] = [
+    "level", "LEVEL", "Level", "severity", "SEVERITY", "Severity", "lvl", "LVL", "Lvl",
+];
 
-fn with_detected_level(mut entry: LogEntry) -> LogEntry {
-    let level = detect_level(None, None, &entry.line);
+/// Adds `detected_level` as Loki's distributor does: the value of a level label of the
+/// stream, else of a level field of the structured metadata, else what the line says.
+/// Entries (or streams) that carry `detected_level` already are left alone.
+fn with_detected_level(stream: &Labels, mut entry: LogEntry) -> LogEntry {
+    if stream.get(DETECTED_LEVEL).is_some()
+        || entry.structured_metadata.get(DETECTED_LEVEL).is_some()
+    {
+        return entry;
+    }
+    let given = LEVEL_NAMES
+        .iter()
+        .find_map(|name| stream.get(name))
+        .or_else(|| {
+            LEVEL_NAMES
+                .iter()
+                .find_map(|name| entry.structured_metadata.get(name))
+        })
+        .map(str::to_string);
+    let level = given.unwrap_or_else(|| detect_level(None, None, &entry.line).to_string());
     let mut metadata: Vec<Label> = entry.structured_metadata.iter().cloned().collect();
     metadata.push(Label::new(DETECTED_LEVEL, level));
     if let Ok(labels) = Labels::from_unsorted_unique(metadata) {
@@ -106,8 +123,8 @@ pub async fn push(
             }
         };
         for entry in decoded.entries {
-            let mut entry = if limits.discover_log_levels && !has_level(&stream, &entry) {
-                with_detected_level(entry)
+            let mut entry = if limits.discover_log_levels {
+                with_detected_level(&stream, entry)
             } else {
                 entry
             };
@@ -279,16 +296,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn detected_level_is_added_unless_present() {
+    async fn detected_level_comes_from_a_level_label_metadata_or_the_line() {
         let storage = MemLogStorage::new();
         let tenant = TenantId::new("t").unwrap();
-        let mut with_level = LogEntry::new(NOW + 1, "level=error boom");
-        with_level.structured_metadata = Labels::from_static(&[("detected_level", "debug")]);
+        let mut with_detected = LogEntry::new(NOW + 1, "level=error boom");
+        with_detected.structured_metadata = Labels::from_static(&[("detected_level", "debug")]);
+        let mut with_level_field = LogEntry::new(NOW + 2, "level=error but metadata wins");
+        with_level_field.structured_metadata = Labels::from_static(&[("level", "debug")]);
         let request = DecodedPush {
-            streams: vec![stream(
-                &[("app", "a")],
-                vec![LogEntry::new(NOW, "level=warn slow"), with_level],
-            )],
+            streams: vec![
+                stream(
+                    &[("app", "a")],
+                    vec![
+                        LogEntry::new(NOW, "level=warn slow"),
+                        with_detected,
+                        with_level_field,
+                        LogEntry::new(NOW + 3, "no level at all"),
+                    ],
+                ),
+                // python-logging-loki's `severity` label, as Loki reads it.
+                stream(
+                    &[("app", "b"), ("severity", "warning")],
+                    vec![LogEntry::new(NOW, "level=error the label wins")],
+                ),
+            ],
         };
         push(
             &storage,
@@ -300,23 +331,26 @@ mod tests {
         )
         .await
         .unwrap();
-        let querier = storage.log_querier(&tenant, LogTimeRange::ALL).unwrap();
-        let select = LogSelect {
-            matchers: vec![Matcher::equal("app", "a")],
-            ..LogSelect::default()
+        let levels = |app: &str| -> Vec<String> {
+            let querier = storage.log_querier(&tenant, LogTimeRange::ALL).unwrap();
+            let select = LogSelect {
+                matchers: vec![Matcher::equal("app", app)],
+                ..LogSelect::default()
+            };
+            querier
+                .select_entries(&select)
+                .unwrap()
+                .map(|e| {
+                    e.unwrap()
+                        .entry
+                        .structured_metadata
+                        .get("detected_level")
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
         };
-        let levels: Vec<String> = querier
-            .select_entries(&select)
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .entry
-                    .structured_metadata
-                    .get("detected_level")
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        assert_eq!(levels, ["warn", "debug"]);
+        assert_eq!(levels("a"), ["warn", "debug", "debug", "unknown"]);
+        assert_eq!(levels("b"), ["warning"]);
     }
 }
