@@ -70,7 +70,19 @@ pub(crate) async fn open(
         max_decompressed_bytes: config.ingest.remote_write.max_decompressed_bytes,
         ready: Arc::new(AtomicBool::new(true)),
     });
-    Ok((store, vigil_api::logs_router(state)))
+    let flushed = store.clone();
+    let flush: vigil_api::FlushFn = Arc::new(move || {
+        let store = flushed.clone();
+        Box::pin(async move {
+            store
+                .flush(true)
+                .await
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        })
+    });
+    let routes = vigil_api::logs_router(state).merge(vigil_api::flush_router(flush));
+    Ok((store, routes))
 }
 
 /// Flushes due chunks and applies retention every `interval` until `stop` turns true.
