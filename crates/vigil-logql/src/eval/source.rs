@@ -265,4 +265,63 @@ mod tests {
             }
         }
     }
+
+    /// `sum by (…) (count_over_time(…))` counts per group while scanning, with parsers
+    /// skipping labels the sum drops; it must answer exactly as the unfused form (the
+    /// `+ 0` keeps the engine from fusing), errors included.
+    #[test]
+    fn fused_sum_of_counts_answers_as_the_plain_evaluation() {
+        use crate::eval::{MetricQueryParams, QueryOutput, eval_query};
+        let mut source = MemorySource::new();
+        for (host, level) in [("h1", None), ("h2", Some("warn"))] {
+            let mut labels = vec![("app", "x"), ("host", host)];
+            if let Some(level) = level {
+                labels.push(("level", level));
+            }
+            let labels = Labels::from_static(&labels);
+            let entries = (0..60_i64).map(|i| {
+                let line = match i % 5 {
+                    0 => format!("level=info method=GET trace={i} msg=\"ok {i}\""),
+                    1 => format!("level=error method=POST trace={i}"),
+                    2 => format!("{{\"level\":\"debug\",\"method\":\"PUT\",\"n\":{i}}}"),
+                    3 => format!("level=info bad\"quote {i}"),
+                    _ => format!("method=GET level=warn level=info trace={i}"),
+                };
+                entry(i * 1_000_000_000 + 7, &line)
+            });
+            source.push(labels, entries);
+        }
+        let params = MetricQueryParams::range(5_000_000_000, 70_000_000_000, 10_000_000_000);
+        let log = LogQueryParams {
+            start_ns: 0,
+            end_ns: 0,
+            limit: 0,
+            direction: Direction::Backward,
+        };
+        let eval = |q: &str| match eval_query(&source, q, &log, &params, &EvalOptions::default()) {
+            Ok(QueryOutput::Metric(v)) => Ok(format!("{v:?}")),
+            Ok(other) => panic!("not a metric answer: {other:?}"),
+            Err(err) => Err(err.to_string()),
+        };
+        for inner in [
+            r#"count_over_time({app="x"} | logfmt [10s])"#,
+            r#"count_over_time({app="x"} | logfmt --strict [10s])"#,
+            r#"count_over_time({app="x"} |= "GET" | logfmt [10s])"#,
+            r#"count_over_time({app="x"} | json [10s])"#,
+            r#"bytes_over_time({app="x"} | logfmt [10s])"#,
+            r#"count_over_time({app="x"} |~ "level=(info|warn)" [10s])"#,
+            r#"count_over_time({app="x"} | logfmt | method="GET" [10s])"#,
+        ] {
+            for grouping in ["by (level)", "by (level_extracted, host)", "by (method)", "without (host)", "by ()"] {
+                let fused = eval(&format!("sum {grouping} ({inner})"));
+                let plain = eval(&format!("sum {grouping} ({inner} + 0)"));
+                assert_eq!(fused, plain, "sum {grouping} ({inner})");
+            }
+        }
+        assert!(
+            eval(r#"sum by (level) (count_over_time({app="x"} | logfmt --strict [10s]))"#)
+                .is_err_and(|e| e.contains("LogfmtParserErr")),
+            "strict logfmt errors still surface"
+        );
+    }
 }
