@@ -232,15 +232,12 @@ pub fn generate(spec: &CorpusSpec, mut sink: impl FnMut(&Event<'_>)) -> CorpusTo
         ..CorpusTotals::default()
     };
     let mut line = String::with_capacity(512);
-    loop {
-        // The app whose next line is oldest writes next (ties: the earlier app).
-        let Some(writer) = writers
-            .iter_mut()
-            .filter(|w| !w.done())
-            .min_by_key(|w| w.next_ts_ns)
-        else {
-            break;
-        };
+    // The app whose next line is oldest writes next (ties: the earlier app).
+    while let Some(writer) = writers
+        .iter_mut()
+        .filter(|w| !w.done())
+        .min_by_key(|w| w.next_ts_ns)
+    {
         let ts_ns = writer.next_ts_ns;
         line.clear();
         let stream = writer.write_line(ts_ns, &mut line);

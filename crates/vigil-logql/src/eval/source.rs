@@ -312,7 +312,13 @@ mod tests {
             r#"count_over_time({app="x"} |~ "level=(info|warn)" [10s])"#,
             r#"count_over_time({app="x"} | logfmt | method="GET" [10s])"#,
         ] {
-            for grouping in ["by (level)", "by (level_extracted, host)", "by (method)", "without (host)", "by ()"] {
+            for grouping in [
+                "by (level)",
+                "by (level_extracted, host)",
+                "by (method)",
+                "without (host)",
+                "by ()",
+            ] {
                 let fused = eval(&format!("sum {grouping} ({inner})"));
                 let plain = eval(&format!("sum {grouping} ({inner} + 0)"));
                 assert_eq!(fused, plain, "sum {grouping} ({inner})");
