@@ -94,7 +94,6 @@ struct Merge {
     heap: BinaryHeap<HeapItem>,
     direction: Direction,
     remaining: usize,
-    last: Option<(Labels, i64, String)>,
     started: bool,
 }
 
@@ -125,31 +124,31 @@ impl Iterator for Merge {
                 }
             }
         }
-        loop {
-            if self.remaining == 0 {
-                return None;
-            }
-            let item = self.heap.pop()?;
-            if let Err(err) = self.pull(item.source) {
+        if self.remaining == 0 {
+            return None;
+        }
+        let item = self.heap.pop()?;
+        if let Err(err) = self.pull(item.source) {
+            return Some(Err(err.into()));
+        }
+        // Exact copies sort right next to each other, and every source's next entry is
+        // in the heap: the copies of this entry, if any, are on top now.
+        while let Some(next) = self.heap.peek()
+            && next.entry.timestamp_ns == item.entry.timestamp_ns
+            && next.entry.line == item.entry.line
+            && next.stream == item.stream
+        {
+            let source = next.source;
+            self.heap.pop();
+            if let Err(err) = self.pull(source) {
                 return Some(Err(err.into()));
             }
-            let duplicate = self.last.as_ref().is_some_and(|(stream, ts, line)| {
-                *ts == item.entry.timestamp_ns && *line == item.entry.line && *stream == item.stream
-            });
-            if duplicate {
-                continue;
-            }
-            self.last = Some((
-                item.stream.clone(),
-                item.entry.timestamp_ns,
-                item.entry.line.clone(),
-            ));
-            self.remaining -= 1;
-            return Some(Ok(StreamEntry {
-                stream: item.stream,
-                entry: item.entry,
-            }));
         }
+        self.remaining -= 1;
+        Some(Ok(StreamEntry {
+            stream: item.stream,
+            entry: item.entry,
+        }))
     }
 }
 
@@ -267,7 +266,6 @@ impl LogQuerier for LogStoreQuerier {
             } else {
                 select.limit
             },
-            last: None,
             started: false,
         }))
     }

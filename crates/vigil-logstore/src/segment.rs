@@ -410,6 +410,9 @@ impl SegmentReader {
             .with_batch_size(65_536)
             .build()?;
         let mut out = Vec::new();
+        // Structured metadata repeats from entry to entry (`detected_level`, a few keys):
+        // parse each distinct text once.
+        let mut parsed: Vec<(String, Labels)> = Vec::new();
         for batch in reader {
             let batch = batch?;
             let column = |i: usize| batch.column(i).as_any();
@@ -421,7 +424,17 @@ impl SegmentReader {
                 let structured_metadata = if metadata.is_null(row) {
                     Labels::empty()
                 } else {
-                    parse_metadata(metadata.value(row))?
+                    let text = metadata.value(row);
+                    match parsed.iter().find(|(seen, _)| seen == text) {
+                        Some((_, labels)) => labels.clone(),
+                        None => {
+                            let labels = parse_metadata(text)?;
+                            if parsed.len() < 16 {
+                                parsed.push((text.to_string(), labels.clone()));
+                            }
+                            labels
+                        }
+                    }
                 };
                 out.push(LogEntry {
                     timestamp_ns: ts.value(row),

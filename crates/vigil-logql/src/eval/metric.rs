@@ -188,14 +188,30 @@ impl Ctx<'_> {
                 param,
                 range,
                 grouping,
-            } => self.eval_range(*op, *param, range, grouping.as_ref()),
+            } => self.eval_range(*op, *param, range, grouping.as_ref(), None),
             SampleExpr::Vector {
                 op,
                 param,
                 grouping,
                 expr,
             } => {
-                let inner = match self.eval(expr)? {
+                let inner = match (op, grouping, expr.as_ref()) {
+                    // `sum by/without (g) (count_over_time(...))`: counts add up, so series
+                    // that the sum puts in one group can be counted as one from the start
+                    // (and their parsers can skip the labels the sum drops).
+                    (
+                        VectorOp::Sum,
+                        Some(g),
+                        SampleExpr::Range {
+                            op: range_op @ (RangeOp::CountOverTime | RangeOp::BytesOverTime),
+                            param: range_param,
+                            range,
+                            grouping: None,
+                        },
+                    ) => self.eval_range(*range_op, *range_param, range, None, Some(g))?,
+                    _ => self.eval(expr)?,
+                };
+                let inner = match inner {
                     StepValue::Vector(v) => v,
                     StepValue::Scalar(_) => {
                         return Err(EvalError::BadRequest(format!(
@@ -265,9 +281,15 @@ impl Ctx<'_> {
         param: Option<f64>,
         range: &LogRange,
         grouping: Option<&Grouping>,
+        pushdown: Option<&Grouping>,
     ) -> Result<StepValue, EvalError> {
-        let pipeline = Pipeline::with_unwrap(&range.log, range.unwrap.as_ref())
+        let mut pipeline = Pipeline::with_unwrap(&range.log, range.unwrap.as_ref())
             .map_err(EvalError::BadRequest)?;
+        if let Some(g) = pushdown
+            && !g.without
+        {
+            pipeline.restrict_parsed_labels(&g.labels);
+        }
         let matchers = compile_matchers(&range.log.matchers)?;
         let hints = required_substrings(&range.log);
         let first = self.steps[0] - range.offset_ns - range.range_ns;
@@ -277,8 +299,11 @@ impl Ctx<'_> {
             start_ns: first.saturating_add(1),
             end_ns: last.saturating_add(1),
             line_hints: &hints,
+            direction: super::Direction::Forward,
         })?;
-        let mut merger = Merger::new(streams)?;
+        let lines_only = pipeline.filters_lines_only();
+        let mut known: Vec<HashMap<Labels, usize>> = vec![HashMap::new(); streams.len()];
+        let mut merger = Merger::new(streams, super::Direction::Forward)?;
         let mut series: Vec<SeriesBuf> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut pending: Option<(i64, usize, f64)> = None;
@@ -305,18 +330,44 @@ impl Ctx<'_> {
                         if e.ts_ns <= first || e.ts_ns > last {
                             continue;
                         }
-                        let Some(p) =
-                            pipeline.process(e.ts_ns, &e.line, merger.labels(si), &e.metadata)
-                        else {
+                        // A pipeline of line filters keeps lines unchanged and their labels
+                        // are those of the stream and metadata: the series is known once
+                        // seen for that pair.
+                        if lines_only {
+                            if !pipeline.line_passes(&e.line) {
+                                continue;
+                            }
+                            if let Some(&id) = known.get(si).and_then(|k| k.get(&e.metadata)) {
+                                let v = match op {
+                                    RangeOp::BytesOverTime | RangeOp::BytesRate => {
+                                        e.line.len() as f64
+                                    }
+                                    _ => 1.0,
+                                };
+                                pending = Some((e.ts_ns, id, v));
+                                break;
+                            }
+                        }
+                        let Some(p) = pipeline.process_sample(
+                            e.ts_ns,
+                            &e.line,
+                            merger.labels(si),
+                            &e.metadata,
+                        ) else {
                             continue;
                         };
                         let v = match op {
-                            RangeOp::BytesOverTime | RangeOp::BytesRate => p.line.len() as f64,
+                            RangeOp::BytesOverTime | RangeOp::BytesRate => p.line_len as f64,
                             _ => p.value.unwrap_or(1.0),
                         };
-                        let labels = match grouping {
-                            Some(g) => relabel(&p.labels, g),
-                            None => p.labels,
+                        let labels = match (grouping, pushdown) {
+                            (Some(g), _) => relabel(&p.labels, g),
+                            // A series with `__error__` keeps its labels, so the error is
+                            // reported exactly as without the pushdown.
+                            (None, Some(g)) if p.labels.get(ERROR_LABEL).is_none() => {
+                                relabel(&p.labels, g)
+                            }
+                            _ => p.labels,
                         };
                         let id = match index.get(&labels) {
                             Some(id) => *id,
@@ -332,6 +383,9 @@ impl Ctx<'_> {
                                 series.len() - 1
                             }
                         };
+                        if lines_only && let Some(k) = known.get_mut(si) {
+                            k.insert(e.metadata.clone(), id);
+                        }
                         pending = Some((e.ts_ns, id, v));
                         break;
                     }

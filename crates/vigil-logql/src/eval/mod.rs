@@ -7,7 +7,7 @@ mod metric;
 mod source;
 mod storage;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use vigil_model::{Labels, Matcher};
@@ -206,7 +206,8 @@ pub fn eval_query(
 
 /// Evaluates a log query: at most `limit` entries in `[start, end)`, the oldest ones for
 /// [`Direction::Forward`] and the newest ones for [`Direction::Backward`], grouped by
-/// their final label set. Memory is bounded by `limit` (plus one entry per stream).
+/// their final label set. The streams are read in the query's direction and reading stops
+/// at the limit, so memory is bounded by `limit` (plus one entry per stream).
 pub fn eval_log_query(
     source: &dyn LogSource,
     log: &LogExpr,
@@ -221,9 +222,11 @@ pub fn eval_log_query(
         start_ns: params.start_ns,
         end_ns: params.end_ns,
         line_hints: &hints,
+        direction: params.direction,
     })?;
-    let mut merger = Merger::new(streams)?;
-    let mut kept: VecDeque<(i64, crate::log::ProcessedLine)> = VecDeque::new();
+    let mut merger = Merger::new(streams, params.direction)?;
+    // In reading order: oldest first forward, newest first backward.
+    let mut kept: Vec<(i64, crate::log::ProcessedLine)> = Vec::new();
     let mut scanned: u64 = 0;
     if params.limit > 0 {
         while let Some((si, e)) = merger.next_entry()? {
@@ -237,19 +240,8 @@ pub fn eval_log_query(
             let Some(p) = pipeline.process(e.ts_ns, &e.line, merger.labels(si), &e.metadata) else {
                 continue;
             };
-            kept.push_back((e.ts_ns, p));
-            if kept.len() > params.limit {
-                match params.direction {
-                    Direction::Forward => {
-                        kept.pop_back();
-                        break;
-                    }
-                    Direction::Backward => {
-                        kept.pop_front();
-                    }
-                }
-            }
-            if params.direction == Direction::Forward && kept.len() == params.limit {
+            kept.push((e.ts_ns, p));
+            if kept.len() == params.limit {
                 break;
             }
         }
@@ -271,11 +263,6 @@ pub fn eval_log_query(
             metadata: p.metadata,
             parsed: p.parsed,
         });
-    }
-    if params.direction == Direction::Backward {
-        for s in &mut out {
-            s.entries.reverse();
-        }
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(out)

@@ -1,8 +1,8 @@
 //! [`LogSource`] over `vigil-storage`'s log read traits, so the evaluator runs on any log
 //! store (the in-memory one in tests, the real one in the server) for one tenant.
 //!
-//! The storage merges entries across streams; the evaluator wants one forward iterator per
-//! stream. The adapter lists the matching streams with [`LogQuerier::series`] and opens one
+//! The storage merges entries across streams; the evaluator wants one iterator per stream,
+//! in the query's direction. The adapter lists the matching streams with [`LogQuerier::series`] and opens one
 //! [`LogQuerier::select_entries`] per stream, selected by equality on every label of the
 //! stream (a superset stream also matches those, so entries are kept only when their stream
 //! is exactly the one asked for). Each per-stream read receives the query's line hints, so a
@@ -92,7 +92,10 @@ impl LogSource for StorageLogSource<'_> {
                 .collect();
             let select = LogSelect {
                 matchers: exact,
-                direction: Direction::Forward,
+                direction: match req.direction {
+                    super::Direction::Forward => Direction::Forward,
+                    super::Direction::Backward => Direction::Backward,
+                },
                 limit: 0,
                 line_contains: req.line_hints.to_vec(),
             };
@@ -178,6 +181,7 @@ mod tests {
                 start_ns: 0,
                 end_ns: 5_000,
                 line_hints: &[],
+                direction: crate::eval::Direction::Forward,
             })
             .unwrap();
         let mut seen: Vec<(String, Vec<i64>)> = streams
@@ -270,6 +274,7 @@ mod tests {
             start_ns: 0,
             end_ns: 10,
             line_hints: &[],
+            direction: crate::eval::Direction::Forward,
         });
         // The empty store lists no streams, so nothing is selected and nothing fails.
         assert!(streams.unwrap().is_empty());

@@ -13,5 +13,5 @@ pub use parsers::sanitize_label_name;
 pub use parsers::{JSON_PARSER_ERR, LOGFMT_PARSER_ERR};
 pub use pipeline::{
     ERROR_DETAILS_LABEL, ERROR_LABEL, LABEL_FILTER_ERR, LabelBuilder, LabelKind, Pipeline,
-    ProcessedLine, SAMPLE_EXTRACTION_ERR, TEMPLATE_FORMAT_ERR,
+    ProcessedLine, ProcessedSample, SAMPLE_EXTRACTION_ERR, TEMPLATE_FORMAT_ERR,
 };

@@ -39,7 +39,9 @@ fn set_parsed(lb: &mut LabelBuilder, name: String, value: String) {
     } else {
         name
     };
-    lb.set(name, value, LabelKind::Parsed);
+    if lb.wants_parsed(&name) {
+        lb.set(name, value, LabelKind::Parsed);
+    }
 }
 
 fn flatten(prefix: &str, v: &JValue, lb: &mut LabelBuilder) {

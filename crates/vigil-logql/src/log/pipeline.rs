@@ -1,5 +1,7 @@
 //! Line-level execution of a LogQL pipeline.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use vigil_model::{Label, Labels, Matcher};
 
@@ -38,10 +40,13 @@ pub enum LabelKind {
 pub struct LabelBuilder {
     base: Labels,
     items: Vec<(String, String, LabelKind)>,
+    /// When set, parsers keep only these parsed labels (and `__error__`); see
+    /// [`Pipeline::restrict_parsed_labels`].
+    wanted: Option<Arc<[String]>>,
 }
 
 impl LabelBuilder {
-    fn new(stream: &Labels, metadata: &Labels) -> Self {
+    fn new(stream: &Labels, metadata: &Labels, wanted: Option<Arc<[String]>>) -> Self {
         let mut items: Vec<(String, String, LabelKind)> = stream
             .iter()
             .map(|l| (l.name.clone(), l.value.clone(), LabelKind::Stream))
@@ -49,6 +54,7 @@ impl LabelBuilder {
         let mut b = Self {
             base: stream.clone(),
             items: Vec::new(),
+            wanted,
         };
         std::mem::swap(&mut b.items, &mut items);
         for l in metadata.iter() {
@@ -63,6 +69,13 @@ impl LabelBuilder {
             .iter()
             .find(|(n, _, _)| n == name)
             .map(|(_, v, _)| v.as_str())
+    }
+
+    /// False when the pipeline was told that the parsed label `name` cannot matter.
+    pub fn wants_parsed(&self, name: &str) -> bool {
+        self.wanted.as_ref().is_none_or(|wanted| {
+            name == ERROR_LABEL || name == ERROR_DETAILS_LABEL || wanted.iter().any(|w| w == name)
+        })
     }
 
     /// True when the stream (not the parsers) has label `name`.
@@ -325,6 +338,19 @@ struct CUnwrap {
 pub struct Pipeline {
     stages: Vec<CStage>,
     unwrap: Option<CUnwrap>,
+    /// Parsed labels worth extracting; `None` means all.
+    wanted: Option<Arc<[String]>>,
+}
+
+/// The labels and value of one entry for a metric query ([`Pipeline::process_sample`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedSample {
+    /// All labels: stream, structured metadata and parsed (empty values dropped).
+    pub labels: Labels,
+    /// The unwrapped sample value, when the pipeline has an `unwrap` stage.
+    pub value: Option<f64>,
+    /// Length in bytes of the (possibly rewritten) line.
+    pub line_len: usize,
 }
 
 fn compile_names(names: &[NameMatcher]) -> Result<Vec<(String, Option<Matcher>)>, String> {
@@ -443,12 +469,68 @@ impl Pipeline {
             }),
             None => None,
         };
-        Ok(Self { stages, unwrap })
+        Ok(Self {
+            stages,
+            unwrap,
+            wanted: None,
+        })
+    }
+
+    /// Tells the parsers that of the labels they extract only `names` can matter, as for
+    /// `sum by (names) (count_over_time(... | logfmt [5m]))`; they then skip the others,
+    /// as Loki's parser hints do. Applies only when no stage after the parsers reads labels
+    /// (line filters and `json`/`logfmt`/`regexp`/`pattern` parsers alone, no `unwrap`), so
+    /// the labels in `names` and `__error__` come out exactly as without it. Returns
+    /// whether it applied.
+    pub fn restrict_parsed_labels(&mut self, names: &[String]) -> bool {
+        let only_parsers = self.unwrap.is_none()
+            && self.stages.iter().all(|stage| {
+                matches!(
+                    stage,
+                    CStage::Line { .. }
+                        | CStage::JsonAll
+                        | CStage::JsonPaths(_)
+                        | CStage::Logfmt { .. }
+                        | CStage::Regexp(_)
+                        | CStage::Pattern(_)
+                )
+            });
+        if only_parsers {
+            self.wanted = Some(names.iter().cloned().collect());
+        }
+        only_parsers
     }
 
     /// True when the pipeline has no stage at all (entries pass unchanged).
     pub fn is_noop(&self) -> bool {
         self.stages.is_empty() && self.unwrap.is_none()
+    }
+
+    /// True when every stage is a line filter and there is no `unwrap`: such a pipeline
+    /// keeps or drops a line but never changes it nor its labels, so
+    /// [`Pipeline::line_passes`] decides it and the labels depend on the stream and the
+    /// structured metadata alone.
+    pub fn filters_lines_only(&self) -> bool {
+        self.unwrap.is_none()
+            && self
+                .stages
+                .iter()
+                .all(|stage| matches!(stage, CStage::Line { .. }))
+    }
+
+    /// Runs the line filters at the start of the pipeline (all of them when
+    /// [`Pipeline::filters_lines_only`]); false when one drops `line`.
+    pub fn line_passes(&self, line: &str) -> bool {
+        for stage in &self.stages {
+            let CStage::Line { negative, matchers } = stage else {
+                break;
+            };
+            let any = matchers.iter().any(|m| m.matches(line));
+            if any == *negative {
+                return false;
+            }
+        }
+        true
     }
 
     /// Runs one entry. `None` means a stage filtered it out (or, with `unwrap`, that the
@@ -460,9 +542,49 @@ impl Pipeline {
         stream: &Labels,
         metadata: &Labels,
     ) -> Option<ProcessedLine> {
-        let mut lb = LabelBuilder::new(stream, metadata);
+        self.run(ts_ns, line, stream, metadata, true)
+            .map(|(processed, _)| processed)
+    }
+
+    /// [`Pipeline::process`] for metric queries, which need the labels, the value and the
+    /// line's length only.
+    pub fn process_sample(
+        &self,
+        ts_ns: i64,
+        line: &str,
+        stream: &Labels,
+        metadata: &Labels,
+    ) -> Option<ProcessedSample> {
+        self.run(ts_ns, line, stream, metadata, false)
+            .map(|(processed, line_len)| ProcessedSample {
+                labels: processed.labels,
+                value: processed.value,
+                line_len,
+            })
+    }
+
+    /// Runs one entry; without `full` only `labels` and `value` of the result are filled.
+    fn run(
+        &self,
+        ts_ns: i64,
+        line: &str,
+        stream: &Labels,
+        metadata: &Labels,
+        full: bool,
+    ) -> Option<(ProcessedLine, usize)> {
+        // Line filters ahead of any other stage see the stored line and no labels: run them
+        // before building the label set, which most lines of a filtered query never need.
+        if !self.line_passes(line) {
+            return None;
+        }
+        let leading_filters = self
+            .stages
+            .iter()
+            .take_while(|stage| matches!(stage, CStage::Line { .. }))
+            .count();
+        let mut lb = LabelBuilder::new(stream, metadata, self.wanted.clone());
         let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(line);
-        for stage in &self.stages {
+        for stage in &self.stages[leading_filters..] {
             match stage {
                 CStage::Line { negative, matchers } => {
                     let any = matchers.iter().any(|m| m.matches(&cur));
@@ -597,13 +719,30 @@ impl Pipeline {
             }
             value = Some(v);
         }
-        Some(ProcessedLine {
-            line: cur.into_owned(),
-            labels: lb.to_labels(|_| true),
-            stream: lb.to_labels(|k| k == LabelKind::Stream),
-            metadata: lb.to_labels(|k| k == LabelKind::Metadata),
-            parsed: lb.to_labels(|k| k == LabelKind::Parsed),
-            value,
-        })
+        let line_len = cur.len();
+        if !full {
+            return Some((
+                ProcessedLine {
+                    line: String::new(),
+                    labels: lb.to_labels(|_| true),
+                    stream: Labels::empty(),
+                    metadata: Labels::empty(),
+                    parsed: Labels::empty(),
+                    value,
+                },
+                line_len,
+            ));
+        }
+        Some((
+            ProcessedLine {
+                line: cur.into_owned(),
+                labels: lb.to_labels(|_| true),
+                stream: lb.to_labels(|k| k == LabelKind::Stream),
+                metadata: lb.to_labels(|k| k == LabelKind::Metadata),
+                parsed: lb.to_labels(|k| k == LabelKind::Parsed),
+                value,
+            },
+            line_len,
+        ))
     }
 }
