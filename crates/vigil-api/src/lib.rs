@@ -7,7 +7,6 @@
 //! ingest through `vigil-ingest`; it must never name a storage engine crate.
 
 mod error;
-mod flush;
 mod health;
 mod logs;
 mod loki;
@@ -27,7 +26,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::ApiError;
-pub use flush::{FlushFn, flush_router};
 pub use logs::{LogsApiState, logs_router};
 pub use params::{parse_selector, parse_time_ms};
 pub use state::{ApiOptions, ApiState, BuildInfo};
