@@ -33,9 +33,6 @@ use self::params::{DEFAULT_LIMIT, LokiParams, now_ns};
 use crate::ApiState;
 use crate::params::{Params, tenant};
 
-/// How long one log query may run (Loki's default `query_timeout`).
-const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The Loki API level Vigil speaks, reported by `status/buildinfo` (Grafana enables
 /// features by the Loki version it sees).
 const LOKI_API_VERSION: &str = "3.4.0";
@@ -239,13 +236,15 @@ struct QueryJob {
     metric: MetricQueryParams,
     interval_ns: i64,
     accepted: Instant,
+    /// The query timeout (`query.timeout`, shared with PromQL).
+    timeout: Duration,
 }
 
 fn run_query(job: QueryJob) -> Result<(QueryData, QueryTimings), LokiError> {
     let started = Instant::now();
     let source = StorageLogSource::new(job.logs.as_ref(), job.tenant);
     let options = EvalOptions {
-        deadline: Some(started + QUERY_TIMEOUT),
+        deadline: Some(started + job.timeout),
         ..EvalOptions::default()
     };
     let output = eval_query(&source, &job.query, &job.log, &job.metric, &options)?;
@@ -347,6 +346,7 @@ async fn query_range(
         metric: MetricQueryParams::range(start_ns, end_ns, step_ns),
         interval_ns,
         accepted,
+        timeout: state.engine.options().timeout,
     };
     evaluate(job, wants_categorized(&headers)).await
 }
@@ -383,6 +383,7 @@ async fn query(
         metric: MetricQueryParams::instant(at_ns),
         interval_ns: 0,
         accepted,
+        timeout: state.engine.options().timeout,
     };
     evaluate(job, wants_categorized(&headers)).await
 }
