@@ -4,14 +4,14 @@
 //! trigram postings yields the row groups worth reading. Literals shorter than three bytes
 //! prune nothing. Persisted as one packed file (layout in `docs/format/log-segment.md`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use roaring::RoaringBitmap;
 use tantivy::collector::DocSetCollector;
 use tantivy::directory::RamDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, Schema};
-use tantivy::{Directory, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Directory, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::LogStoreError;
 use crate::codec::{Reader, Writer, seal, unseal};
@@ -68,49 +68,88 @@ impl TrigramSet {
 }
 
 /// Builds the packed content index of a segment from each row group's trigrams.
+#[cfg(test)]
 pub(crate) fn build(
     scratch_dir: &Path,
     row_groups: impl Iterator<Item = (u32, Vec<u64>)>,
 ) -> Result<Vec<u8>, LogStoreError> {
-    let (schema, trigram_field, row_group_field) = schema();
-    std::fs::create_dir_all(scratch_dir)
-        .map_err(|e| LogStoreError::io(format!("creating {}", scratch_dir.display()), e))?;
-    let index = Index::create_in_dir(scratch_dir, schema)?;
-    let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000)?;
+    let mut builder = ContentBuilder::create(scratch_dir)?;
     for (row_group, trigrams) in row_groups {
+        builder.add(row_group, trigrams)?;
+    }
+    builder.finish()
+}
+
+/// Builds a content index one row group at a time (memory bounded by the tantivy writer's
+/// arena, not by the segment), then packs it.
+pub(crate) struct ContentBuilder {
+    scratch_dir: PathBuf,
+    writer: IndexWriter<TantivyDocument>,
+    trigram: Field,
+    row_group: Field,
+}
+
+impl ContentBuilder {
+    /// Starts an index in `scratch_dir` (created; removed by [`ContentBuilder::finish`]).
+    pub(crate) fn create(scratch_dir: &Path) -> Result<Self, LogStoreError> {
+        let (schema, trigram, row_group) = schema();
+        std::fs::create_dir_all(scratch_dir)
+            .map_err(|e| LogStoreError::io(format!("creating {}", scratch_dir.display()), e))?;
+        let index = Index::create_in_dir(scratch_dir, schema)?;
+        let writer = index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000)?;
+        Ok(Self {
+            scratch_dir: scratch_dir.to_path_buf(),
+            writer,
+            trigram,
+            row_group,
+        })
+    }
+
+    /// Adds the document of one row group.
+    pub(crate) fn add(&mut self, row_group: u32, trigrams: Vec<u64>) -> Result<(), LogStoreError> {
         let mut doc = TantivyDocument::default();
-        doc.add_u64(row_group_field, u64::from(row_group));
+        doc.add_u64(self.row_group, u64::from(row_group));
         for t in trigrams {
-            doc.add_u64(trigram_field, t);
+            doc.add_u64(self.trigram, t);
         }
-        writer.add_document(doc)?;
+        self.writer.add_document(doc)?;
+        Ok(())
     }
-    writer.commit()?;
-    writer.wait_merging_threads()?;
-    let mut w = Writer::default();
-    w.buf.extend_from_slice(MAGIC);
-    w.u8(VERSION);
-    let mut files = Vec::new();
-    for dir_entry in std::fs::read_dir(scratch_dir)
-        .map_err(|e| LogStoreError::io(format!("listing {}", scratch_dir.display()), e))?
-    {
-        let dir_entry = dir_entry.map_err(|e| LogStoreError::io("listing content index", e))?;
-        let name = dir_entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(".lock") {
-            continue;
+
+    /// Commits the index and packs its files into the `content.bin` bytes.
+    pub(crate) fn finish(self) -> Result<Vec<u8>, LogStoreError> {
+        let Self {
+            scratch_dir,
+            mut writer,
+            ..
+        } = self;
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        let mut w = Writer::default();
+        w.buf.extend_from_slice(MAGIC);
+        w.u8(VERSION);
+        let mut files = Vec::new();
+        for dir_entry in std::fs::read_dir(&scratch_dir)
+            .map_err(|e| LogStoreError::io(format!("listing {}", scratch_dir.display()), e))?
+        {
+            let dir_entry = dir_entry.map_err(|e| LogStoreError::io("listing content index", e))?;
+            let name = dir_entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".lock") {
+                continue;
+            }
+            let data = std::fs::read(dir_entry.path())
+                .map_err(|e| LogStoreError::io(format!("reading content index file {name}"), e))?;
+            files.push((name, data));
         }
-        let data = std::fs::read(dir_entry.path())
-            .map_err(|e| LogStoreError::io(format!("reading content index file {name}"), e))?;
-        files.push((name, data));
+        files.sort();
+        w.u32(files.len() as u32);
+        for (name, data) in &files {
+            w.bytes(name.as_bytes());
+            w.bytes(data);
+        }
+        let _ = std::fs::remove_dir_all(&scratch_dir);
+        Ok(seal(w.buf))
     }
-    files.sort();
-    w.u32(files.len() as u32);
-    for (name, data) in &files {
-        w.bytes(name.as_bytes());
-        w.bytes(data);
-    }
-    let _ = std::fs::remove_dir_all(scratch_dir);
-    Ok(seal(w.buf))
 }
 
 /// An opened content index.

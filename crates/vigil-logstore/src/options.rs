@@ -26,6 +26,15 @@ pub struct LogStoreOptions {
     pub row_group_rows: usize,
     /// Segments whose newest entry is older than this are deleted (default 31 d; 0 = keep).
     pub retention_ns: i64,
+    /// Compaction merges a tenant's segments smaller than this (stored bytes) into segments
+    /// of up to this size (default 128 MiB; 0 = no compaction).
+    pub compaction_target_bytes: u64,
+    /// Longest time range (newest minus oldest entry) of a compacted segment (default 24 h;
+    /// 0 = unlimited); bounds how long retention keeps old entries merged with newer ones.
+    pub compaction_max_span_ns: i64,
+    /// Replaced segments are deleted this long after compaction marked them (default 2 h),
+    /// so readers that listed them before the swap keep working.
+    pub compaction_delete_delay_ns: i64,
 }
 
 impl Default for LogStoreOptions {
@@ -40,6 +49,9 @@ impl Default for LogStoreOptions {
             max_streams_per_tenant: 10_000,
             row_group_rows: 8192,
             retention_ns: 31 * 24 * 3600 * SECOND_NS,
+            compaction_target_bytes: 128 << 20,
+            compaction_max_span_ns: 24 * 3600 * SECOND_NS,
+            compaction_delete_delay_ns: 2 * 3600 * SECOND_NS,
         }
     }
 }

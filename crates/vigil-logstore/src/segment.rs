@@ -25,7 +25,7 @@ use vigil_model::{Direction, Label, Labels, LogEntry, LogTimeRange, MatchOp, Mat
 
 use crate::LogStoreError;
 use crate::codec::{Reader, Writer, seal, unseal};
-use crate::content::{self, ContentIndex, TrigramSet};
+use crate::content::{ContentBuilder, ContentIndex, TrigramSet};
 
 pub(crate) const DATA_FILE: &str = "data.parquet";
 pub(crate) const INDEX_FILE: &str = "index.bin";
@@ -33,6 +33,8 @@ pub(crate) const CONTENT_FILE: &str = "content.bin";
 pub(crate) const META_FILE: &str = "meta.json";
 /// Files in upload order; `meta.json` last commits the segment.
 pub(crate) const SEGMENT_FILES: [&str; 4] = [DATA_FILE, INDEX_FILE, CONTENT_FILE, META_FILE];
+/// Files in deletion order; `meta.json` first, so a segment is never visible half deleted.
+pub(crate) const DELETE_ORDER: [&str; 4] = [META_FILE, DATA_FILE, INDEX_FILE, CONTENT_FILE];
 
 const INDEX_MAGIC: &[u8; 4] = b"VLIX";
 const INDEX_VERSION: u8 = 1;
@@ -107,84 +109,165 @@ pub(crate) fn write_files(
     row_group_rows: usize,
     compacted_from: Vec<String>,
 ) -> Result<SegmentMeta, LogStoreError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| LogStoreError::io(format!("creating {}", dir.display()), e))?;
-    let data_path = dir.join(DATA_FILE);
-    let file = File::create(&data_path)
-        .map_err(|e| LogStoreError::io(format!("creating {}", data_path.display()), e))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_column_dictionary_enabled("line".into(), false)
-        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
-        .build();
-    let schema = arrow_schema();
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
-    let mut infos = Vec::with_capacity(streams.len());
-    let mut trigram_groups: Vec<(u32, Vec<u64>)> = Vec::new();
-    let mut trigrams = TrigramSet::new();
-    let mut row_group = 0u32;
-    let mut meta = SegmentMeta {
-        version: 1,
-        id: id.to_string(),
-        min_time_ns: i64::MAX,
-        max_time_ns: i64::MIN,
-        entries: 0,
-        streams: streams.len() as u64,
-        raw_bytes: 0,
-        files: BTreeMap::new(),
-        compacted_from,
-    };
-    for (stream_id, (labels, entries)) in streams.iter().enumerate() {
-        let first_group = row_group;
-        for chunk in entries.chunks(row_group_rows.max(1)) {
-            let batch = RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(UInt32Array::from(vec![stream_id as u32; chunk.len()])),
-                    Arc::new(Int64Array::from_iter_values(
-                        chunk.iter().map(|e| e.timestamp_ns),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|e| e.line.as_str()),
-                    )),
-                    Arc::new(StringArray::from_iter(
-                        chunk.iter().map(|e| metadata_json(&e.structured_metadata)),
-                    )),
-                ],
-            )?;
-            writer.write(&batch)?;
-            writer.flush()?;
-            for entry in chunk {
-                trigrams.add_line(entry.line.as_bytes());
-                meta.raw_bytes += entry.size_bytes() as u64;
-            }
-            trigram_groups.push((row_group, trigrams.drain()));
-            row_group += 1;
+    let mut writer = SegmentWriter::create(dir, id, row_group_rows, compacted_from)?;
+    for (labels, entries) in streams {
+        writer.begin_stream(labels.clone())?;
+        for entry in entries {
+            writer.push(entry.clone())?;
         }
-        let min_time_ns = entries.first().map_or(i64::MAX, |e| e.timestamp_ns);
-        let max_time_ns = entries.last().map_or(i64::MIN, |e| e.timestamp_ns);
-        meta.min_time_ns = meta.min_time_ns.min(min_time_ns);
-        meta.max_time_ns = meta.max_time_ns.max(max_time_ns);
-        meta.entries += entries.len() as u64;
-        infos.push(StreamInfo {
-            labels: labels.clone(),
-            min_time_ns,
-            max_time_ns,
-            row_groups: first_group..row_group,
+    }
+    writer.finish()
+}
+
+/// Writes a segment's files one entry at a time: streams in label order, each stream's
+/// entries sorted by `(timestamp_ns, line)` without duplicates. Memory holds one row group
+/// and the content index writer's arena, whatever the segment's size.
+pub(crate) struct SegmentWriter {
+    dir: PathBuf,
+    schema: Arc<Schema>,
+    writer: ArrowWriter<File>,
+    row_group_rows: usize,
+    infos: Vec<StreamInfo>,
+    content: ContentBuilder,
+    trigrams: TrigramSet,
+    row_group: u32,
+    meta: SegmentMeta,
+    /// Rows of the open row group of the current (last) stream in `infos`.
+    buffer: Vec<LogEntry>,
+}
+
+impl SegmentWriter {
+    /// Starts a segment in `dir` (created); nothing is committed until `meta.json` is written.
+    pub(crate) fn create(
+        dir: &Path,
+        id: &str,
+        row_group_rows: usize,
+        compacted_from: Vec<String>,
+    ) -> Result<Self, LogStoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LogStoreError::io(format!("creating {}", dir.display()), e))?;
+        let data_path = dir.join(DATA_FILE);
+        let file = File::create(&data_path)
+            .map_err(|e| LogStoreError::io(format!("creating {}", data_path.display()), e))?;
+        let row_group_rows = row_group_rows.max(1);
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_column_dictionary_enabled("line".into(), false)
+            .set_max_row_group_row_count(Some(row_group_rows))
+            .build();
+        let schema = arrow_schema();
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+        let content = ContentBuilder::create(&dir.join("content.scratch"))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            schema,
+            writer,
+            row_group_rows,
+            infos: Vec::new(),
+            content,
+            trigrams: TrigramSet::new(),
+            row_group: 0,
+            meta: SegmentMeta {
+                version: 1,
+                id: id.to_string(),
+                min_time_ns: i64::MAX,
+                max_time_ns: i64::MIN,
+                entries: 0,
+                streams: 0,
+                raw_bytes: 0,
+                files: BTreeMap::new(),
+                compacted_from,
+            },
+            buffer: Vec::with_capacity(row_group_rows.min(1 << 16)),
+        })
+    }
+
+    /// Ends the current stream and starts the next one (labels must sort after it).
+    pub(crate) fn begin_stream(&mut self, labels: Labels) -> Result<(), LogStoreError> {
+        self.write_row_group()?;
+        self.infos.push(StreamInfo {
+            labels,
+            min_time_ns: i64::MAX,
+            max_time_ns: i64::MIN,
+            row_groups: self.row_group..self.row_group,
         });
+        self.meta.streams += 1;
+        Ok(())
     }
-    writer.close()?;
-    let index_bytes = encode_index(&infos);
-    write_file(&dir.join(INDEX_FILE), &index_bytes)?;
-    let content_bytes = content::build(&dir.join("content.scratch"), trigram_groups.into_iter())?;
-    write_file(&dir.join(CONTENT_FILE), &content_bytes)?;
-    for name in [DATA_FILE, INDEX_FILE, CONTENT_FILE] {
-        let size = std::fs::metadata(dir.join(name))
-            .map_err(|e| LogStoreError::io(format!("stat {name}"), e))?
-            .len();
-        meta.files.insert(name.to_string(), size);
+
+    /// Appends an entry to the current stream.
+    pub(crate) fn push(&mut self, entry: LogEntry) -> Result<(), LogStoreError> {
+        let Some(info) = self.infos.last_mut() else {
+            return Err(LogStoreError::corrupt(
+                "segment writer",
+                "entry written before its stream",
+            ));
+        };
+        info.min_time_ns = info.min_time_ns.min(entry.timestamp_ns);
+        info.max_time_ns = info.max_time_ns.max(entry.timestamp_ns);
+        self.meta.min_time_ns = self.meta.min_time_ns.min(entry.timestamp_ns);
+        self.meta.max_time_ns = self.meta.max_time_ns.max(entry.timestamp_ns);
+        self.meta.entries += 1;
+        self.meta.raw_bytes += entry.size_bytes() as u64;
+        self.trigrams.add_line(entry.line.as_bytes());
+        self.buffer.push(entry);
+        if self.buffer.len() >= self.row_group_rows {
+            self.write_row_group()?;
+        }
+        Ok(())
     }
-    Ok(meta)
+
+    /// Writes the buffered rows of the current stream as one row group.
+    fn write_row_group(&mut self) -> Result<(), LogStoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let stream_id = self.infos.len().saturating_sub(1) as u32;
+        let chunk = std::mem::take(&mut self.buffer);
+        let batch = RecordBatch::try_new(
+            self.schema.clone(),
+            vec![
+                Arc::new(UInt32Array::from(vec![stream_id; chunk.len()])),
+                Arc::new(Int64Array::from_iter_values(
+                    chunk.iter().map(|e| e.timestamp_ns),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|e| e.line.as_str()),
+                )),
+                Arc::new(StringArray::from_iter(
+                    chunk.iter().map(|e| metadata_json(&e.structured_metadata)),
+                )),
+            ],
+        )?;
+        self.writer.write(&batch)?;
+        self.writer.flush()?;
+        self.content.add(self.row_group, self.trigrams.drain())?;
+        self.row_group += 1;
+        if let Some(info) = self.infos.last_mut() {
+            info.row_groups.end = self.row_group;
+        }
+        self.buffer = chunk;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Closes the files and returns the segment's metadata (not yet written to `meta.json`).
+    pub(crate) fn finish(mut self) -> Result<SegmentMeta, LogStoreError> {
+        self.write_row_group()?;
+        self.writer.close()?;
+        let index_bytes = encode_index(&self.infos);
+        write_file(&self.dir.join(INDEX_FILE), &index_bytes)?;
+        let content_bytes = self.content.finish()?;
+        write_file(&self.dir.join(CONTENT_FILE), &content_bytes)?;
+        let mut meta = self.meta;
+        for name in [DATA_FILE, INDEX_FILE, CONTENT_FILE] {
+            let size = std::fs::metadata(self.dir.join(name))
+                .map_err(|e| LogStoreError::io(format!("stat {name}"), e))?
+                .len();
+            meta.files.insert(name.to_string(), size);
+        }
+        Ok(meta)
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LogStoreError> {

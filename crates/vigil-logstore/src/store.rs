@@ -2,7 +2,7 @@
 //! the appender (WAL group commit, then the head), flushing due chunks into segments
 //! (`cut → encode → upload → publish`, then a WAL checkpoint), and retention.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +18,10 @@ use vigil_storage::{
 };
 use vigil_wal::{Wal, WalOptions};
 
+use crate::compact::{CompactionState, DeletionMark, marks_prefix};
 use crate::head::{TenantHead, sort_dedup};
 use crate::querier::LogStoreQuerier;
-use crate::segment::{META_FILE, SEGMENT_FILES, SegmentReader, write_files};
+use crate::segment::{META_FILE, SEGMENT_FILES, SegmentMeta, SegmentReader, write_files};
 use crate::{LogStoreError, LogStoreOptions, wal_record};
 
 /// A stream's label set and its entries.
@@ -31,18 +32,19 @@ pub type StreamEntries = (Labels, Vec<LogEntry>);
 pub(crate) struct TenantLogs {
     pub(crate) head: RwLock<TenantHead>,
     pub(crate) segments: RwLock<Vec<Arc<SegmentReader>>>,
+    pub(crate) compaction: parking_lot::Mutex<CompactionState>,
 }
 
-struct Inner {
-    options: LogStoreOptions,
+pub(crate) struct Inner {
+    pub(crate) options: LogStoreOptions,
     wal: Wal,
-    store: Arc<dyn ObjectStore>,
+    pub(crate) store: Arc<dyn ObjectStore>,
     tenants: RwLock<HashMap<TenantId, Arc<TenantLogs>>>,
     /// Commits hold it shared across WAL append and head apply; the checkpoint takes it
     /// exclusively to cut the WAL and snapshot the head at one consistent point.
     commit_gate: tokio::sync::RwLock<()>,
-    /// One flush or retention run at a time.
-    maintenance: tokio::sync::Mutex<()>,
+    /// One flush, retention, compaction or deletion step at a time.
+    pub(crate) maintenance: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -57,8 +59,16 @@ impl Inner {
             .clone()
     }
 
-    fn cache_dir(&self) -> PathBuf {
+    pub(crate) fn cache_dir(&self) -> PathBuf {
         self.options.data_dir.join("cache")
+    }
+
+    pub(crate) fn tenant_list(&self) -> Vec<(TenantId, Arc<TenantLogs>)> {
+        self.tenants
+            .read()
+            .iter()
+            .map(|(t, l)| (t.clone(), l.clone()))
+            .collect()
     }
 }
 
@@ -71,6 +81,9 @@ pub struct OpenReport {
     pub segments_loaded: usize,
     /// Segment directories skipped because `meta.json` was missing (never committed).
     pub uncommitted_skipped: usize,
+    /// Committed segments skipped because a compacted segment replaced them (they carry a
+    /// deletion mark or a committed segment lists them in `compacted_from`).
+    pub replaced_skipped: usize,
 }
 
 /// What one flush or maintenance run did.
@@ -82,23 +95,29 @@ pub struct MaintenanceReport {
     pub entries_flushed: u64,
     /// Segments deleted by retention.
     pub segments_deleted: usize,
+    /// Compacted segments written.
+    pub segments_compacted: usize,
+    /// Segments those replaced (marked for deletion after the delete delay).
+    pub segments_replaced: usize,
+    /// Replaced segments (and leftovers of dead uploads) deleted after the delete delay.
+    pub replaced_deleted: usize,
 }
 
 /// The log store; cheap to clone.
 #[derive(Clone)]
 pub struct LogStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 fn segment_prefix(tenant: &str) -> String {
     format!("logs/{tenant}/segments")
 }
 
-fn object_path(tenant: &TenantId, id: &str, file: &str) -> ObjectPath {
+pub(crate) fn object_path(tenant: &TenantId, id: &str, file: &str) -> ObjectPath {
     ObjectPath::from(format!("{}/{id}/{file}", segment_prefix(tenant.as_str())))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, LogStoreError> + Send + 'static,
 ) -> Result<T, LogStoreError> {
     tokio::task::spawn_blocking(f)
@@ -106,7 +125,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|err| LogStoreError::io("blocking task", std::io::Error::other(err)))?
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -171,23 +190,156 @@ impl LogStore {
             let Some(tenant) = tenant_dir.filename().and_then(|n| TenantId::new(n).ok()) else {
                 continue;
             };
+            let marks = self.load_marks(&tenant).await?;
             let prefix = ObjectPath::from(segment_prefix(tenant.as_str()));
             let segments = inner.store.list_with_delimiter(Some(&prefix)).await?;
-            let mut loaded = Vec::new();
+            let mut committed = Vec::new();
+            let mut uncommitted = BTreeSet::new();
             for segment_dir in segments.common_prefixes {
                 let Some(id) = segment_dir.filename().map(str::to_string) else {
                     continue;
                 };
-                match self.open_cached_or_download(&tenant, &id).await? {
+                if marks.contains_key(&id) {
+                    report.replaced_skipped += 1;
+                    continue;
+                }
+                match self.read_meta(&tenant, &id).await? {
+                    Some(meta) => committed.push(meta),
+                    None => {
+                        report.uncommitted_skipped += 1;
+                        uncommitted.insert(id);
+                    }
+                }
+            }
+            // A segment a committed compacted segment lists in `compacted_from` is never
+            // loaded, whether or not its deletion mark was written before a crash.
+            let replaced_by: BTreeMap<&str, &str> = committed
+                .iter()
+                .flat_map(|m| {
+                    m.compacted_from
+                        .iter()
+                        .filter(move |source| **source != m.id)
+                        .map(move |source| (source.as_str(), m.id.as_str()))
+                })
+                .collect();
+            let mut pending_marks = BTreeMap::new();
+            let mut loaded = Vec::new();
+            for meta in &committed {
+                if let Some(by) = replaced_by.get(meta.id.as_str()) {
+                    report.replaced_skipped += 1;
+                    pending_marks.insert(meta.id.clone(), (*by).to_string());
+                    continue;
+                }
+                match self.open_cached_or_download(&tenant, &meta.id).await? {
                     Some(reader) => loaded.push(Arc::new(reader)),
-                    None => report.uncommitted_skipped += 1,
+                    None => {
+                        report.uncommitted_skipped += 1;
+                        uncommitted.insert(meta.id.clone());
+                    }
                 }
             }
             report.segments_loaded += loaded.len();
             loaded.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-            *inner.tenant(&tenant).segments.write() = loaded;
+            self.remove_stale_cache(&tenant, &loaded).await;
+            let logs = inner.tenant(&tenant);
+            *logs.compaction.lock() = CompactionState {
+                marks,
+                pending_marks,
+                uncommitted,
+            };
+            *logs.segments.write() = loaded;
         }
         Ok(())
+    }
+
+    /// The deletion marks of `tenant` on the object store, by segment id.
+    async fn load_marks(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<String, DeletionMark>, LogStoreError> {
+        let prefix = ObjectPath::from(marks_prefix(tenant.as_str()));
+        let listed = self.inner.store.list_with_delimiter(Some(&prefix)).await?;
+        let mut marks = BTreeMap::new();
+        for object in listed.objects {
+            let Some(id) = object
+                .location
+                .filename()
+                .and_then(|name| name.strip_suffix(".json"))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let bytes = match self.inner.store.get(&object.location).await {
+                Ok(got) => got.bytes().await?,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let mark = match serde_json::from_slice::<DeletionMark>(&bytes) {
+                Ok(mark) if mark.id == id => mark,
+                other => {
+                    // The mark's existence is what matters (it is only written once the
+                    // replacing segment is committed); restart its delay.
+                    tracing::warn!(tenant = %tenant, segment = %id, parsed = ?other.err(), "unreadable deletion mark; keeping the segment unloaded");
+                    DeletionMark {
+                        version: 1,
+                        id: id.clone(),
+                        replaced_by: String::new(),
+                        marked_at_ns: now_ns(),
+                    }
+                }
+            };
+            marks.insert(id, mark);
+        }
+        Ok(marks)
+    }
+
+    /// A segment's `meta.json` from the local cache or the object store; `None` when the
+    /// segment was never committed.
+    async fn read_meta(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<SegmentMeta>, LogStoreError> {
+        let dir = self.inner.cache_dir().join(tenant.as_str()).join(id);
+        if let Ok(bytes) = tokio::fs::read(dir.join(META_FILE)).await {
+            match serde_json::from_slice(&bytes) {
+                Ok(meta) => return Ok(Some(meta)),
+                Err(err) => {
+                    // A local copy torn by a crash: fetch the segment again.
+                    tracing::warn!(dir = %dir.display(), error = %err, "unreadable cached segment meta; downloading again");
+                    let _ = tokio::fs::remove_dir_all(&dir).await;
+                }
+            }
+        }
+        let bytes = match self
+            .inner
+            .store
+            .get(&object_path(tenant, id, META_FILE))
+            .await
+        {
+            Ok(got) => got.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            LogStoreError::corrupt(format!("meta.json of segment {id}"), e.to_string())
+        })
+    }
+
+    /// Removes cached segment directories of `tenant` that are not loaded (copies of
+    /// replaced segments, writes that died before their commit) and dead downloads.
+    async fn remove_stale_cache(&self, tenant: &TenantId, loaded: &[Arc<SegmentReader>]) {
+        let keep: HashSet<&str> = loaded.iter().map(|s| s.meta.id.as_str()).collect();
+        let dir = self.inner.cache_dir().join(tenant.as_str());
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !keep.contains(name.as_str()) {
+                let _ = tokio::fs::remove_dir_all(entry.path()).await;
+            }
+        }
     }
 
     async fn open_cached_or_download(
@@ -293,26 +445,7 @@ impl LogStore {
         let (write_dir, write_id) = (dir.clone(), id.clone());
         let meta = blocking(move || write_files(&write_dir, &write_id, &streams, rows, Vec::new()))
             .await?;
-        let meta_json = serde_json::to_vec_pretty(&meta)
-            .map_err(|e| LogStoreError::corrupt("segment meta", e.to_string()))?;
-        for file in SEGMENT_FILES {
-            let bytes = if file == META_FILE {
-                meta_json.clone()
-            } else {
-                tokio::fs::read(dir.join(file))
-                    .await
-                    .map_err(|e| LogStoreError::io(format!("reading {file}"), e))?
-            };
-            inner
-                .store
-                .put(&object_path(tenant, &id, file), PutPayload::from(bytes))
-                .await?;
-        }
-        // The local meta.json marks the cached copy complete, after the upload committed it.
-        tokio::fs::write(dir.join(META_FILE), &meta_json)
-            .await
-            .map_err(|e| LogStoreError::io("writing meta.json", e))?;
-        let reader = Arc::new(blocking(move || SegmentReader::open(&dir)).await?);
+        let reader = Arc::new(self.commit_segment(tenant, &dir, &meta).await?);
         let window = inner.options.unordered_window_ns;
         // Publish and drop the flushed entries under both locks, so a reader sees them once.
         let mut segments = logs.segments.write();
@@ -323,6 +456,40 @@ impl LogStore {
         }
         tracing::info!(tenant = %tenant, segment = %id, entries = meta.entries, "flushed log segment");
         Ok(meta.entries)
+    }
+
+    /// Uploads a segment written into `dir` (its files first, `meta.json` last: the commit),
+    /// then writes the local `meta.json` that marks the cached copy complete, and opens it.
+    pub(crate) async fn commit_segment(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        meta: &SegmentMeta,
+    ) -> Result<SegmentReader, LogStoreError> {
+        let meta_json = serde_json::to_vec_pretty(meta)
+            .map_err(|e| LogStoreError::corrupt("segment meta", e.to_string()))?;
+        for file in SEGMENT_FILES {
+            let bytes = if file == META_FILE {
+                meta_json.clone()
+            } else {
+                tokio::fs::read(dir.join(file))
+                    .await
+                    .map_err(|e| LogStoreError::io(format!("reading {file}"), e))?
+            };
+            self.inner
+                .store
+                .put(
+                    &object_path(tenant, &meta.id, file),
+                    PutPayload::from(bytes),
+                )
+                .await?;
+        }
+        // The local meta.json marks the cached copy complete, after the upload committed it.
+        tokio::fs::write(dir.join(META_FILE), &meta_json)
+            .await
+            .map_err(|e| LogStoreError::io("writing meta.json", e))?;
+        let dir = dir.to_path_buf();
+        blocking(move || SegmentReader::open(&dir)).await
     }
 
     /// Replaces the WAL up to now with a checkpoint holding what the heads still hold.
@@ -398,11 +565,29 @@ impl LogStore {
         Ok(deleted)
     }
 
-    /// One maintenance pass: flush due chunks, then retention.
+    /// One maintenance pass: flush due chunks, retention, compaction of small segments, and
+    /// deletion of replaced segments whose delete delay has passed.
     pub async fn run_maintenance(&self) -> Result<MaintenanceReport, LogStoreError> {
         let mut report = self.flush(false).await?;
         report.segments_deleted = self.apply_retention().await?;
+        let compaction = self.compact().await?;
+        report.segments_compacted = compaction.segments_written;
+        report.segments_replaced = compaction.segments_replaced;
+        report.replaced_deleted = self.delete_replaced(now_ns()).await?;
         Ok(report)
+    }
+
+    /// The metadata of `tenant`'s committed segments that reads use, by id.
+    pub fn segment_metas(&self, tenant: &TenantId) -> Vec<SegmentMeta> {
+        let mut metas: Vec<SegmentMeta> = self
+            .inner
+            .tenants
+            .read()
+            .get(tenant)
+            .map(|t| t.segments.read().iter().map(|s| s.meta.clone()).collect())
+            .unwrap_or_default();
+        metas.sort_by(|a, b| a.id.cmp(&b.id));
+        metas
     }
 
     /// Committed segments of `tenant`.

@@ -78,13 +78,14 @@ pub fn build(options: &ObjStoreOptions) -> Result<Arc<dyn ObjectStore>, ObjStore
                     source,
                 }
             })?;
-            let store =
-                LocalFileSystem::new_with_prefix(&options.filesystem_dir).map_err(|source| {
-                    ObjStoreError::Backend {
-                        backend: "filesystem",
-                        source,
-                    }
-                })?;
+            // Automatic cleanup removes directories emptied by deletes (retention, compaction),
+            // which would otherwise be listed as prefixes forever, as on S3 they never exist.
+            let store = LocalFileSystem::new_with_prefix(&options.filesystem_dir)
+                .map_err(|source| ObjStoreError::Backend {
+                    backend: "filesystem",
+                    source,
+                })?
+                .with_automatic_cleanup(true);
             Ok(Arc::new(store))
         }
         Backend::S3 => {

@@ -1,5 +1,6 @@
 //! Builds the log store and the log ingestion routes from the config, and runs the log
-//! store's maintenance loop (chunk flushes, retention), and `POST /flush`.
+//! store's maintenance loop (chunk flushes, retention, compaction, deletion of replaced
+//! segments), and `POST /flush`.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -40,6 +41,12 @@ pub(crate) async fn open(
         unordered_window_ns: max_chunk_age_ns / 2,
         max_streams_per_tenant: logs.max_streams_per_tenant,
         retention_ns: duration_ns("logs.retention", &logs.retention)?,
+        compaction_target_bytes: logs.compaction_target_bytes,
+        compaction_max_span_ns: duration_ns("logs.compaction_max_span", &logs.compaction_max_span)?,
+        compaction_delete_delay_ns: duration_ns(
+            "logs.compaction_delete_delay",
+            &logs.compaction_delete_delay,
+        )?,
         ..LogStoreOptions::default()
     };
     let (store, report) = LogStore::open(options, object_store)
@@ -99,7 +106,8 @@ async fn flush_all(
     }
 }
 
-/// Flushes due chunks and applies retention every `interval` until `stop` turns true.
+/// Flushes due chunks, applies retention, compacts small segments and deletes replaced ones
+/// every `interval` until `stop` turns true.
 pub(crate) fn spawn_maintenance(
     store: LogStore,
     interval: Duration,

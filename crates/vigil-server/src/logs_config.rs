@@ -24,6 +24,13 @@ pub struct LogsConfig {
     pub ingestion_burst_bytes: u64,
     /// Entries older than this are rejected.
     pub reject_older_than: String,
+    /// Compaction merges a tenant's segments smaller than this into segments up to this
+    /// size (stored bytes; 0 = no compaction).
+    pub compaction_target_bytes: u64,
+    /// Longest time range one compacted segment may cover (0 = unlimited).
+    pub compaction_max_span: String,
+    /// Segments replaced by compaction are deleted this long after being replaced.
+    pub compaction_delete_delay: String,
 }
 
 impl Default for LogsConfig {
@@ -38,6 +45,9 @@ impl Default for LogsConfig {
             ingestion_rate_bytes: 10 << 20,
             ingestion_burst_bytes: 20 << 20,
             reject_older_than: "168h".into(),
+            compaction_target_bytes: 128 << 20,
+            compaction_max_span: "24h".into(),
+            compaction_delete_delay: "2h".into(),
         }
     }
 }
