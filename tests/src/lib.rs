@@ -219,6 +219,30 @@ impl Vigil {
         reply(request.send(body))
     }
 
+    /// Pushes `lines` JSON log lines `level=error line <i>` for stream `{app="<app>"}`, the
+    /// newest a millisecond ago, as `tenant` (default tenant when `None`); asserts the 204.
+    pub fn push_error_lines(&self, tenant: Option<&str>, app: &str, lines: usize) {
+        let now_ns = now_ms() as i128 * 1_000_000;
+        let values: Vec<String> = (0..lines)
+            .map(|i| {
+                format!(
+                    "[\"{}\", \"level=error line {i}\"]",
+                    now_ns - (lines - i) as i128 * 1_000_000
+                )
+            })
+            .collect();
+        let body = format!(
+            "{{\"streams\":[{{\"stream\":{{\"app\":\"{app}\"}},\"values\":[{}]}}]}}",
+            values.join(",")
+        );
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(tenant) = tenant {
+            headers.push(("X-Scope-OrgID", tenant));
+        }
+        let reply = self.post_raw("/loki/api/v1/push", &headers, body.into_bytes());
+        assert_eq!(reply.status, 204, "push failed: {}", reply.body);
+    }
+
     /// DELETE `path` with headers.
     pub fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut request = self.agent.delete(self.url(path));

@@ -5,29 +5,7 @@
 
 use std::time::Duration;
 
-use vigil_tests::{Vigil, now_ms};
-
-fn push_lines(vigil: &Vigil, app: &str, lines: usize) {
-    let now_ns = now_ms() as i128 * 1_000_000;
-    let values: Vec<String> = (0..lines)
-        .map(|i| {
-            format!(
-                "[\"{}\", \"level=error line {i}\"]",
-                now_ns - (lines - i) as i128 * 1_000_000
-            )
-        })
-        .collect();
-    let body = format!(
-        "{{\"streams\":[{{\"stream\":{{\"app\":\"{app}\"}},\"values\":[{}]}}]}}",
-        values.join(",")
-    );
-    let reply = vigil.post_raw(
-        "/loki/api/v1/push",
-        &[("content-type", "application/json")],
-        body.into_bytes(),
-    );
-    assert_eq!(reply.status, 204, "push failed: {}", reply.body);
-}
+use vigil_tests::Vigil;
 
 #[test]
 fn logql_recording_rules_write_into_the_tsdb() {
@@ -43,7 +21,7 @@ fn logql_recording_rules_write_into_the_tsdb() {
         rule_path.display()
     );
     let vigil = Vigil::start(&dir.path().join("data"), &config);
-    push_lines(&vigil, "checkout", 7);
+    vigil.push_error_lines(None, "checkout", 7);
 
     let mut last = String::new();
     for _ in 0..200 {

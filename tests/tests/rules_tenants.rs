@@ -10,31 +10,6 @@ use std::time::Duration;
 use vigil_ingest::proto::v1 as pb1;
 use vigil_tests::{Vigil, now_ms, series_v1};
 
-fn push_lines(vigil: &Vigil, tenant: &str, app: &str, lines: usize) {
-    let now_ns = now_ms() as i128 * 1_000_000;
-    let values: Vec<String> = (0..lines)
-        .map(|i| {
-            format!(
-                "[\"{}\", \"level=error line {i}\"]",
-                now_ns - (lines - i) as i128 * 1_000_000
-            )
-        })
-        .collect();
-    let body = format!(
-        "{{\"streams\":[{{\"stream\":{{\"app\":\"{app}\"}},\"values\":[{}]}}]}}",
-        values.join(",")
-    );
-    let reply = vigil.post_raw(
-        "/loki/api/v1/push",
-        &[
-            ("content-type", "application/json"),
-            ("X-Scope-OrgID", tenant),
-        ],
-        body.into_bytes(),
-    );
-    assert_eq!(reply.status, 204, "push failed: {}", reply.body);
-}
-
 /// Polls an instant query as `tenant` until its first value equals `want`.
 fn wait_for_value(vigil: &Vigil, tenant: &str, query: &str, want: &str) {
     let path = format!("/api/v1/query?query={}", vigil_tests::encode(query));
@@ -88,8 +63,8 @@ fn tenant_directories_run_each_tenants_rules_in_its_own_data() {
     );
     let vigil = Vigil::start(&dir.path().join("data"), &config);
 
-    push_lines(&vigil, "team-a", "checkout", 5);
-    push_lines(&vigil, "team-b", "checkout", 9);
+    vigil.push_error_lines(Some("team-a"), "checkout", 5);
+    vigil.push_error_lines(Some("team-b"), "checkout", 9);
     let now = now_ms();
     let write = pb1::WriteRequest {
         timeseries: vec![series_v1(
@@ -196,7 +171,7 @@ fn ruler_api_writes_namespaces_that_run_at_once() {
     );
 
     // The group runs at once, as team-a.
-    push_lines(&vigil, "team-a", "checkout", 4);
+    vigil.push_error_lines(Some("team-a"), "checkout", 4);
     wait_for_value(&vigil, "team-a", "app:error_lines:count1m", "4");
     let mut state = String::new();
     for _ in 0..100 {

@@ -46,7 +46,9 @@ fn page_state(vigil: &Vigil) -> String {
 }
 
 fn budget_remaining(vigil: &Vigil) -> Option<f64> {
-    let body = vigil.get("/api/v1/slos/user-service-availability", None).json();
+    let body = vigil
+        .get("/api/v1/slos/user-service-availability", None)
+        .json();
     body["data"]["budgetRemaining"]["ratio"].as_f64()
 }
 
