@@ -148,11 +148,14 @@ fn range_values(vigil: &Vigil, query: &str, start_ms: i64, end_ms: i64) -> Vec<V
     );
     let reply = vigil.get(&path, None);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut result: Vec<serde_json::Value> = reply.json()["data"]["result"]
-        .as_array()
-        .unwrap()
-        .clone();
-    result.sort_by_key(|s| s["metric"]["instance"].as_str().unwrap_or_default().to_string());
+    let mut result: Vec<serde_json::Value> =
+        reply.json()["data"]["result"].as_array().unwrap().clone();
+    result.sort_by_key(|s| {
+        s["metric"]["instance"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    });
     result
         .iter()
         .map(|series| {
@@ -232,7 +235,9 @@ fn backfill_behind_cut_blocks_survives_kill_9() {
             .any(|block| min_time(block) <= start)
     });
     let end = start + (points - 1) * 15_000;
-    let expected: Vec<(i64, f64)> = (0..points).map(|i| (start + i * 15_000, i as f64)).collect();
+    let expected: Vec<(i64, f64)> = (0..points)
+        .map(|i| (start + i * 15_000, i as f64))
+        .collect();
     let check = |vigil: &Vigil, when: &str| {
         let got = range_values(vigil, "backfilled", start, end);
         assert_eq!(got.len(), instances.len(), "{when}");
