@@ -489,21 +489,24 @@ mod tests {
     #[test]
     fn truncation_keeps_samples_the_block_does_not_hold() {
         let mut data = SeriesData::new();
-        for t in [10_000, 20_000, 90_000] {
+        // Cuts are at block boundaries, which no chunk straddles.
+        let cut = options().block_range_ms;
+        for t in [10_000, 20_000, cut + 90_000] {
             data.apply(Sample::new(t, 1.0), &options());
         }
         // The block was read with 10 s and 20 s; 15 s and 5 s arrived (late) meanwhile.
         let written = [Sample::new(10_000, 1.0), Sample::new(20_000, 1.0)];
         data.apply(Sample::new(15_000, 2.0), &options());
         data.apply(Sample::new(5_000, 3.0), &options());
-        assert!(!data.truncate_written(60_000, &written));
+        assert!(!data.truncate_written(cut, &written));
         let times: Vec<i64> = data
             .samples_in(i64::MIN, i64::MAX)
             .iter()
             .map(|s| s.timestamp_ms)
             .collect();
-        assert_eq!(times, [5_000, 15_000, 90_000]);
-        assert!(data.truncate_written(100_000, &data.samples_in(i64::MIN, i64::MAX)));
+        assert_eq!(times, [5_000, 15_000, cut + 90_000]);
+        let all = data.samples_in(i64::MIN, i64::MAX);
+        assert!(data.truncate_written(2 * cut, &all));
     }
 
     #[test]
