@@ -433,17 +433,18 @@ fn flush(generator: &mut Generator, sender: &Sender, warned: &mut bool) -> Resul
     if !write.timeseries.is_empty() {
         match sender.remote_write(&write) {
             Ok(()) => {}
-            // Vigil keeps the other samples of a request that has some too old. While a long
-            // backfill runs, a rule that writes at the current time (e.g. a constant SLO
-            // objective) can stretch the head past 1.5 block ranges so that Vigil cuts a
-            // block the backfill has not finished; the rest of the history is still written.
+            // Vigil keeps the other samples of a request that has some too old. Backfilled
+            // history behind blocks Vigil has already cut (rules write at the current time
+            // while the backfill runs) is accepted within `storage.tsdb.out_of_order_time_window`
+            // (24h by default), so this only happens for a backfill longer than the server's
+            // window: the samples inside it are still written.
             Err(SendError::Rejected {
                 status: 400, body, ..
             }) if body.contains("too old") => {
                 if !*warned {
                     *warned = true;
                     eprintln!(
-                        "vigil demo: some backfilled samples were older than Vigil's oldest writable time and were dropped (a block was cut while backfilling); continuing: {body}"
+                        "vigil demo: some backfilled samples were older than Vigil accepts (further back than its storage.tsdb.out_of_order_time_window) and were dropped; continuing: {body}"
                     );
                 }
             }

@@ -237,8 +237,12 @@ pub enum FsyncSetting {
 pub struct TsdbConfig {
     /// Span of one head block.
     pub block_range: String,
-    /// Out-of-order acceptance window.
+    /// Out-of-order acceptance window behind a series' newest sample, inside the head's
+    /// writable range.
     pub out_of_order_window: String,
+    /// Prometheus' `out_of_order_time_window`: how far behind the tenant's newest sample a
+    /// sample is accepted even after its block range was cut (backfills while rules run).
+    pub out_of_order_time_window: String,
     /// How far ahead of the wall clock a sample may be.
     pub max_future: String,
     /// Time-based retention.
@@ -256,6 +260,7 @@ impl Default for TsdbConfig {
         Self {
             block_range: "2h".into(),
             out_of_order_window: "10m".into(),
+            out_of_order_time_window: "24h".into(),
             max_future: "10m".into(),
             retention: "15d".into(),
             retention_bytes: 0,
@@ -355,6 +360,8 @@ pub struct Validated {
     pub block_range_ms: i64,
     /// Out-of-order window (ms).
     pub out_of_order_window_ms: i64,
+    /// Out-of-order time window (ms, 0 = off).
+    pub out_of_order_time_window_ms: i64,
     /// Newest accepted sample time relative to the wall clock (ms).
     pub max_future_ms: i64,
     /// Retention (ms).
@@ -447,6 +454,12 @@ impl Config {
                 reason: "must be at least one block_range".into(),
             });
         }
+        // Capped at the retention: older samples would be deleted right after their block cut.
+        let out_of_order_time_window_ms = duration(
+            "storage.tsdb.out_of_order_time_window",
+            &tsdb.out_of_order_time_window,
+        )?
+        .min(retention_ms);
         let maintenance_interval_ms = duration(
             "storage.tsdb.maintenance_interval",
             &tsdb.maintenance_interval,
@@ -497,6 +510,7 @@ impl Config {
             default_tenant,
             block_range_ms,
             out_of_order_window_ms,
+            out_of_order_time_window_ms,
             max_future_ms,
             retention_ms,
             maintenance_interval_ms,
@@ -658,6 +672,17 @@ mod tests {
             config.storage.tsdb.retention,
             TsdbConfig::default().retention
         );
+        assert_eq!(
+            config.validate().unwrap().out_of_order_time_window_ms,
+            24 * 3_600_000
+        );
+        assert_eq!(
+            Config::default()
+                .validate()
+                .unwrap()
+                .out_of_order_time_window_ms,
+            24 * 3_600_000
+        );
         let rules = config.validate().unwrap().rules;
         let defaults_rules = Config::default().validate().unwrap().rules;
         assert_eq!(rules.files, defaults_rules.files);
@@ -680,6 +705,27 @@ mod tests {
         assert_eq!(
             engine.default_subquery_step_ms,
             defaults.default_subquery_step_ms
+        );
+    }
+
+    #[test]
+    fn out_of_order_time_window_is_checked() {
+        let off = Config::parse("storage:\n  tsdb:\n    out_of_order_time_window: 0\n").unwrap();
+        assert_eq!(off.validate().unwrap().out_of_order_time_window_ms, 0);
+        let long = Config::parse(
+            "storage:\n  tsdb:\n    out_of_order_time_window: 30d\n    retention: 15d\n",
+        )
+        .unwrap();
+        assert_eq!(
+            long.validate().unwrap().out_of_order_time_window_ms,
+            15 * 24 * 3_600_000,
+            "capped at the retention"
+        );
+        let bad = Config::parse("storage:\n  tsdb:\n    out_of_order_time_window: 1x\n").unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("storage.tsdb.out_of_order_time_window"),
+            "{err}"
         );
     }
 

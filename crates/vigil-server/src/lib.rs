@@ -51,6 +51,7 @@ fn tsdb_options(config: &Config, validated: &Validated) -> TsdbOptions {
         wal_segment_size_bytes: config.storage.wal.segment_size_bytes,
         block_range_ms: validated.block_range_ms,
         out_of_order_window_ms: validated.out_of_order_window_ms,
+        out_of_order_time_window_ms: validated.out_of_order_time_window_ms,
         max_future_ms: validated.max_future_ms,
         retention_ms: validated.retention_ms,
         retention_bytes: config.storage.tsdb.retention_bytes,
@@ -165,7 +166,7 @@ pub async fn run(
     tracing::info!(
         blocks = report.blocks_loaded,
         records = report.records_replayed,
-        skipped_samples = report.samples_skipped,
+        late_samples = report.late_samples,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "storage ready"
     );

@@ -240,26 +240,48 @@ pub(crate) async fn run_maintenance(
     let range = inner.options.block_range_ms;
     for db in inner.all_tenants() {
         let head = db.head.clone();
+        // Each range is cut at most once per run: late samples that keep arriving for it
+        // while it is written wait for the next run instead of making a block each.
+        let mut cut_until = i64::MIN;
         while let Some((head_min, head_max)) = head.time_bounds() {
             let start = head_min.div_euclid(range) * range;
             let end = start.saturating_add(range);
+            if start < cut_until {
+                break;
+            }
             // Like Prometheus: cut once the head spans 1.5 block ranges, keeping the newest
-            // half range writable; when forced, cut every range that is complete.
+            // half range writable; when forced, cut every range that is complete. A range
+            // that ends before the head's min valid time holds only late samples (the
+            // out-of-order time window, or `skip_time_checks`): cut it into an overlapping
+            // block right away, so late data does not stay in memory; compaction merges it.
             let due = head_max.saturating_sub(head_min) > range / 2 * 3;
+            let late = end <= head.min_valid_time_ms();
             let complete = force && end <= head_max;
-            if !(due || complete) {
+            if !(due || late || complete) {
                 break;
             }
             let series = head.series_samples(start, end - 1);
-            let reader =
-                write_block(inner, &head.tenant, series, start, end, 1, Vec::new()).await?;
-            add_block(&db, reader);
+            if !series.is_empty() {
+                let reader = write_block(
+                    inner,
+                    &head.tenant,
+                    series.clone(),
+                    start,
+                    end,
+                    1,
+                    Vec::new(),
+                )
+                .await?;
+                add_block(&db, reader);
+                report.blocks_cut += 1;
+            }
             // Exclusive with commits: a commit checks that its series are still in the head
             // and applies its samples under the shared gate, so none can land in a series
-            // that this truncation drops.
+            // that this truncation drops. Samples committed since `series_samples` (late
+            // ones) are not in the block and stay in the head.
             let _exclusive = inner.apply_gate.write().await;
-            head.truncate_before(end);
-            report.blocks_cut += 1;
+            head.truncate_before(end, &series);
+            cut_until = end;
         }
     }
     if report.blocks_cut > 0 {
@@ -306,13 +328,95 @@ fn level_ranges(block_range: i64, retention: i64) -> Vec<i64> {
     ranges
 }
 
-/// Merges groups of blocks that together fill one aligned window of a higher level.
+/// The first run (by min time) of two or more blocks whose time ranges overlap, directly or
+/// through each other. Block max times are exclusive.
+fn overlapping_group(blocks: &[Arc<BlockReader>]) -> Option<Vec<Arc<BlockReader>>> {
+    let mut sorted = blocks.to_vec();
+    sorted.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    let mut group: Vec<Arc<BlockReader>> = Vec::new();
+    let mut group_max = i64::MIN;
+    for block in sorted {
+        let meta = block.meta();
+        if !group.is_empty() && meta.min_time < group_max {
+            group_max = group_max.max(meta.max_time);
+            group.push(block.clone());
+            continue;
+        }
+        if group.len() >= 2 {
+            return Some(group);
+        }
+        group_max = meta.max_time;
+        group = vec![block.clone()];
+    }
+    (group.len() >= 2).then_some(group)
+}
+
+/// Writes the merge of `group` as one block covering all of it at `level`, swaps it in and
+/// deletes the merged blocks.
+async fn replace_with_merge(
+    inner: &Arc<DbInner>,
+    db: &Arc<TenantDb>,
+    group: &[Arc<BlockReader>],
+    level: u32,
+    deleted: &mut usize,
+) -> Result<(), TsdbError> {
+    let merged = merge_blocks(group).await?;
+    let sources: Vec<String> = group
+        .iter()
+        .flat_map(|b| {
+            let meta = b.meta();
+            if meta.compaction.sources.is_empty() {
+                vec![meta.ulid.clone()]
+            } else {
+                meta.compaction.sources.clone()
+            }
+        })
+        .collect();
+    let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+    let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+    let reader = write_block(
+        inner,
+        &db.head.tenant,
+        merged,
+        min_time,
+        max_time,
+        level,
+        sources,
+    )
+    .await?;
+    {
+        let mut list = db.blocks.write();
+        list.retain(|b| !group.iter().any(|old| Arc::ptr_eq(old, b)));
+        list.push(reader);
+        list.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    }
+    for old in group {
+        delete_block(inner, &db.head.tenant, &old.meta().ulid).await?;
+        *deleted += 1;
+    }
+    Ok(())
+}
+
+/// Merges overlapping blocks (late samples cut after their range) into one block each, then
+/// groups of blocks that together fill one aligned window of a higher level.
 async fn compact(
     inner: &Arc<DbInner>,
     db: &Arc<TenantDb>,
     deleted: &mut usize,
 ) -> Result<usize, TsdbError> {
     let mut written = 0;
+    // Overlapping blocks first and regardless of age (like Prometheus' vertical compaction):
+    // this bounds the small blocks late samples make to one per range, and keeps the level
+    // windows below free of overlaps. Aligned ranges nest, so a merge covers the widest one.
+    while let Some(group) = overlapping_group(&db.blocks_snapshot()) {
+        let level = group
+            .iter()
+            .map(|b| b.meta().compaction.level)
+            .max()
+            .unwrap_or(1);
+        replace_with_merge(inner, db, &group, level, deleted).await?;
+        written += 1;
+    }
     for window in level_ranges(inner.options.block_range_ms, inner.options.retention_ms) {
         loop {
             let blocks = db.blocks_snapshot();
@@ -330,68 +434,30 @@ async fn compact(
                 }
             }
             // Only windows that are over (newer data exists past them) with 2+ blocks.
-            let Some((start, group)) = groups
+            let Some((_, group)) = groups
                 .into_iter()
                 .find(|(start, group)| group.len() >= 2 && start + window <= newest)
             else {
                 break;
             };
-            let merged = merge_blocks(&group).await?;
             let level = group
                 .iter()
                 .map(|b| b.meta().compaction.level)
                 .max()
                 .unwrap_or(1)
                 + 1;
-            let sources: Vec<String> = group
-                .iter()
-                .flat_map(|b| {
-                    let meta = b.meta();
-                    if meta.compaction.sources.is_empty() {
-                        vec![meta.ulid.clone()]
-                    } else {
-                        meta.compaction.sources.clone()
-                    }
-                })
-                .collect();
-            let min_time = group
-                .iter()
-                .map(|b| b.meta().min_time)
-                .min()
-                .unwrap_or(start);
-            let max_time = group
-                .iter()
-                .map(|b| b.meta().max_time)
-                .max()
-                .unwrap_or(start + window);
-            let reader = write_block(
-                inner,
-                &db.head.tenant,
-                merged,
-                min_time,
-                max_time,
-                level,
-                sources,
-            )
-            .await?;
-            {
-                let mut list = db.blocks.write();
-                list.retain(|b| !group.iter().any(|old| Arc::ptr_eq(old, b)));
-                list.push(reader);
-                list.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
-            }
-            for old in &group {
-                delete_block(inner, &db.head.tenant, &old.meta().ulid).await?;
-                *deleted += 1;
-            }
+            replace_with_merge(inner, db, &group, level, deleted).await?;
             written += 1;
         }
     }
     Ok(written)
 }
 
+/// All series of `group` with their samples merged; where blocks hold samples with the same
+/// timestamp, the oldest block's (by ULID, i.e. the first written) is kept.
 async fn merge_blocks(group: &[Arc<BlockReader>]) -> Result<Vec<(Labels, Vec<Sample>)>, TsdbError> {
-    let group = group.to_vec();
+    let mut group = group.to_vec();
+    group.sort_by(|a, b| a.meta().ulid.cmp(&b.meta().ulid));
     blocking(move || {
         let all_series = Matcher::new(MatchOp::Regex, vigil_model::METRIC_NAME, ".*")
             .map_err(|err| TsdbError::CorruptRecord(err.to_string()))?;

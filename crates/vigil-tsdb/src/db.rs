@@ -56,6 +56,7 @@ impl DbInner {
         HeadOptions {
             block_range_ms: self.options.block_range_ms,
             out_of_order_window_ms: self.options.out_of_order_window_ms,
+            out_of_order_time_window_ms: self.options.out_of_order_time_window_ms.max(0),
             max_future_ms: self.options.max_future_ms,
             max_samples_per_chunk: self
                 .options
@@ -103,8 +104,11 @@ pub struct OpenReport {
     pub blocks_loaded: usize,
     /// WAL records replayed.
     pub records_replayed: u64,
-    /// Samples dropped on replay because blocks already hold them.
-    pub samples_skipped: u64,
+    /// Samples replayed into the head although older than the newest block: late samples
+    /// (out-of-order time window, `skip_time_checks`), or samples a crash between a block cut
+    /// and its WAL checkpoint left in the WAL. The next block cut writes them out; queries and
+    /// compaction deduplicate them with block data by timestamp.
+    pub late_samples: u64,
     /// Human-readable description of any WAL repair.
     pub wal_repair: Option<String>,
 }
@@ -147,11 +151,11 @@ impl Tsdb {
         };
         report.blocks_loaded = crate::blocks::load_all(&inner).await?;
         let replay_inner = inner.clone();
-        let (records, skipped) = tokio::task::spawn_blocking(move || replay(&replay_inner))
+        let (records, late) = tokio::task::spawn_blocking(move || replay(&replay_inner))
             .await
             .map_err(|err| TsdbError::io("wal replay task", std::io::Error::other(err)))??;
         report.records_replayed = records;
-        report.samples_skipped = skipped;
+        report.late_samples = late;
         inner.ready.store(true, Ordering::Release);
         Ok((Tsdb { inner }, report))
     }
@@ -187,10 +191,14 @@ impl Tsdb {
     }
 }
 
-/// Replays the WAL into the heads; returns (records, samples skipped as already in blocks).
+/// Replays the WAL into the heads; returns (records, samples older than the newest block).
+///
+/// Every sample is replayed, also those older than the blocks: an acknowledged late sample is
+/// in no block yet. A sample that a block does hold (a crash came between the block cut and
+/// the WAL checkpoint) is cut again into an overlapping block, and deduplicated by timestamp.
 fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
     let mut records = 0u64;
-    let mut skipped = 0u64;
+    let mut late = 0u64;
     // Samples whose series record comes later (concurrent commits reach the WAL in any order).
     let mut orphans: HashMap<(TenantId, u32), Vec<(i64, f64)>> = HashMap::new();
     let result = inner.wal.replay(|bytes: &[u8]| -> Result<(), TsdbError> {
@@ -217,8 +225,7 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
                 let mut known = Vec::with_capacity(samples.len());
                 for (id, t, v) in samples {
                     if t < min_valid {
-                        skipped += 1;
-                        continue;
+                        late += 1;
                     }
                     match index.series.get(&id) {
                         Some(series) => {
@@ -255,7 +262,7 @@ fn replay(inner: &DbInner) -> Result<(u64, u64), TsdbError> {
             tenant.head.raise_min_valid_time(max);
         }
     }
-    Ok((records, skipped))
+    Ok((records, late))
 }
 
 impl Appendable for Tsdb {

@@ -17,6 +17,7 @@ use crate::postings::MemPostings;
 pub(crate) struct HeadOptions {
     pub(crate) block_range_ms: i64,
     pub(crate) out_of_order_window_ms: i64,
+    pub(crate) out_of_order_time_window_ms: i64,
     pub(crate) max_future_ms: i64,
     pub(crate) max_samples_per_chunk: usize,
     pub(crate) max_series: usize,
@@ -163,6 +164,26 @@ impl SeriesData {
         self.chunks.is_empty() && self.out_of_order.is_empty()
     }
 
+    /// Drops everything before `cut_ms` except the samples `written` (time-sorted) does not
+    /// hold: those arrived after the block was read from the head and stay, buffered out of
+    /// order, for the next cut. Returns true when the series is now empty.
+    pub(crate) fn truncate_written(&mut self, cut_ms: i64, written: &[Sample]) -> bool {
+        let kept: Vec<Sample> = self
+            .samples_in(i64::MIN, cut_ms.saturating_sub(1))
+            .into_iter()
+            .filter(|s| {
+                written
+                    .binary_search_by_key(&s.timestamp_ms, |w| w.timestamp_ms)
+                    .is_err()
+            })
+            .collect();
+        self.truncate_before(cut_ms);
+        for sample in kept {
+            self.out_of_order.insert(sample.timestamp_ms, sample.value);
+        }
+        self.chunks.is_empty() && self.out_of_order.is_empty()
+    }
+
     /// Number of chunks held (the out-of-order buffer counts as one when non-empty).
     pub(crate) fn chunk_count(&self) -> usize {
         self.chunks.len() + usize::from(!self.out_of_order.is_empty())
@@ -292,6 +313,21 @@ impl Head {
         self.min_valid_time_ms.load(Ordering::Acquire)
     }
 
+    /// Oldest timestamp the out-of-order time window accepts: that far behind the tenant's
+    /// newest time (the head's max time, or the newest cut block's end when the head is
+    /// older or empty). `None` when the window is off or nothing was written yet.
+    pub(crate) fn late_floor_ms(&self) -> Option<i64> {
+        let window = self.options.out_of_order_time_window_ms;
+        if window <= 0 {
+            return None;
+        }
+        let newest = self
+            .max_time_ms
+            .load(Ordering::Acquire)
+            .max(self.min_valid_time_ms());
+        (newest != i64::MIN).then(|| newest.saturating_sub(window))
+    }
+
     pub(crate) fn raise_min_valid_time(&self, t: i64) {
         self.min_valid_time_ms.fetch_max(t, Ordering::AcqRel);
     }
@@ -339,16 +375,23 @@ impl Head {
         self.index.read().series.len()
     }
 
-    /// Drops all samples before `cut_ms` (they are in a block now), removes emptied series and
-    /// rejects later appends before `cut_ms`.
-    pub(crate) fn truncate_before(&self, cut_ms: i64) {
+    /// Drops the samples before `cut_ms` that the block just cut holds (`written`, sorted by
+    /// labels, as [`Head::series_samples`] returned them), removes emptied series and rejects
+    /// later appends before `cut_ms` unless the out-of-order time window takes them. Samples
+    /// before `cut_ms` that are not in `written` (late samples committed while the block was
+    /// written) stay in the head for the next cut.
+    pub(crate) fn truncate_before(&self, cut_ms: i64, written: &[(Labels, Vec<Sample>)]) {
         self.raise_min_valid_time(cut_ms);
         let mut index = self.index.write();
         let mut emptied = Vec::new();
         let (mut new_min, mut new_max) = (i64::MAX, i64::MIN);
         for series in index.series.values() {
+            let in_block = written
+                .binary_search_by(|(labels, _)| labels.cmp(&series.labels))
+                .map(|i| written[i].1.as_slice())
+                .unwrap_or(&[]);
             let mut data = series.data.lock();
-            if data.truncate_before(cut_ms) {
+            if data.truncate_written(cut_ms, in_block) {
                 emptied.push(series.id);
             } else {
                 new_min = new_min.min(data.min_time_ms().unwrap_or(i64::MAX));
@@ -419,6 +462,7 @@ mod tests {
         HeadOptions {
             block_range_ms: 7_200_000,
             out_of_order_window_ms: 600_000,
+            out_of_order_time_window_ms: 0,
             max_future_ms: 600_000,
             max_samples_per_chunk: 120,
             max_series: 0,
@@ -440,6 +484,29 @@ mod tests {
         let mut empty = Vec::new();
         extend_sorted(&mut empty, s(&[7]));
         assert_eq!(empty, s(&[7]));
+    }
+
+    #[test]
+    fn truncation_keeps_samples_the_block_does_not_hold() {
+        let mut data = SeriesData::new();
+        // Cuts are at block boundaries, which no chunk straddles.
+        let cut = options().block_range_ms;
+        for t in [10_000, 20_000, cut + 90_000] {
+            data.apply(Sample::new(t, 1.0), &options());
+        }
+        // The block was read with 10 s and 20 s; 15 s and 5 s arrived (late) meanwhile.
+        let written = [Sample::new(10_000, 1.0), Sample::new(20_000, 1.0)];
+        data.apply(Sample::new(15_000, 2.0), &options());
+        data.apply(Sample::new(5_000, 3.0), &options());
+        assert!(!data.truncate_written(cut, &written));
+        let times: Vec<i64> = data
+            .samples_in(i64::MIN, i64::MAX)
+            .iter()
+            .map(|s| s.timestamp_ms)
+            .collect();
+        assert_eq!(times, [5_000, 15_000, cut + 90_000]);
+        let all = data.samples_in(i64::MIN, i64::MAX);
+        assert!(data.truncate_written(2 * cut, &all));
     }
 
     #[test]

@@ -51,7 +51,14 @@ impl HeadAppender {
         }
     }
 
-    fn validate_existing(&self, series: &MemSeries, sample: Sample) -> Result<(), AppendError> {
+    /// `late_ok`: the sample is within the out-of-order time window, so how far it is behind
+    /// its series' newest sample does not matter.
+    fn validate_existing(
+        &self,
+        series: &MemSeries,
+        sample: Sample,
+        late_ok: bool,
+    ) -> Result<(), AppendError> {
         let data = series.data.lock();
         let newest = data.max_time_ms().unwrap_or(i64::MIN).max(
             self.pending_max
@@ -72,6 +79,7 @@ impl HeadAppender {
             });
         }
         if !self.options.skip_time_checks
+            && !late_ok
             && sample.timestamp_ms < newest.saturating_sub(self.head.options.out_of_order_window_ms)
         {
             return Err(AppendError::OutOfOrder {
@@ -104,15 +112,19 @@ impl Appender for HeadAppender {
             }
         }
         let min_valid = self.head.min_valid_time_ms();
-        if !self.options.skip_time_checks && sample.timestamp_ms < min_valid {
+        // Within the out-of-order time window a sample is accepted even behind the last cut
+        // block (the next block cut writes it into an overlapping block).
+        let late_floor = self.head.late_floor_ms();
+        let late_ok = late_floor.is_some_and(|floor| sample.timestamp_ms >= floor);
+        if !self.options.skip_time_checks && !late_ok && sample.timestamp_ms < min_valid {
             return Err(AppendError::TooOld {
                 labels: labels.clone(),
                 timestamp_ms: sample.timestamp_ms,
-                min_valid_ms: min_valid,
+                min_valid_ms: late_floor.map_or(min_valid, |floor| floor.min(min_valid)),
             });
         }
         if let Some(series) = self.head.index.read().get(labels) {
-            self.validate_existing(&series, sample)?;
+            self.validate_existing(&series, sample, late_ok)?;
             let newest = self.pending_max.entry(series.id).or_insert(i64::MIN);
             *newest = (*newest).max(sample.timestamp_ms);
             self.samples.push((Target::Existing(series), sample));

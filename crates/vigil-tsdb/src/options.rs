@@ -14,8 +14,15 @@ pub struct TsdbOptions {
     pub wal_segment_size_bytes: u64,
     /// Time span of one head block, in milliseconds (default 2 h).
     pub block_range_ms: i64,
-    /// How far behind a series' newest sample an out-of-order sample may be (default 10 min).
+    /// How far behind a series' newest sample an out-of-order sample may be while it is still
+    /// inside the head's writable range (default 10 min).
     pub out_of_order_window_ms: i64,
+    /// Prometheus' `out_of_order_time_window`: a sample at most this far behind the tenant's
+    /// newest time (the head's max time, or the newest block's end when the head is empty) is
+    /// accepted even when it is older than the last cut block or far behind its series' newest
+    /// sample; it is cut into an (overlapping) block at the next maintenance run. 0 turns late
+    /// ingestion off (default 24 h).
+    pub out_of_order_time_window_ms: i64,
     /// How far ahead of the wall clock a sample may be (default 10 min).
     pub max_future_ms: i64,
     /// Delete blocks whose newest sample is older than this, relative to the newest data (default 15 d).
@@ -36,6 +43,7 @@ impl Default for TsdbOptions {
             wal_segment_size_bytes: 128 << 20,
             block_range_ms: 2 * 3_600_000,
             out_of_order_window_ms: 10 * 60_000,
+            out_of_order_time_window_ms: 24 * 3_600_000,
             max_future_ms: 10 * 60_000,
             retention_ms: 15 * 24 * 3_600_000,
             retention_bytes: 0,
