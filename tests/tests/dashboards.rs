@@ -337,11 +337,21 @@ impl Checker<'_> {
             let instant = target["instant"].as_bool().unwrap_or(false)
                 || target["queryType"].as_str() == Some("instant");
             self.checked += 1;
-            let result = match kind {
-                "prometheus" => self.check_prometheus(&expr, instant),
-                "loki" => self.check_loki(&expr, instant),
+            let run = |checker: &Self| match kind {
+                "prometheus" => checker.check_prometheus(&expr, instant),
+                "loki" => checker.check_loki(&expr, instant),
                 other => Err(format!("datasource type {other}")),
             };
+            // Rule outputs appear as their groups evaluate (each at its own offset): give a
+            // query that answers but has no data yet a few more cycles.
+            let mut result = run(self);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while matches!(&result, Err(err) if err.starts_with("no data"))
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_secs(1));
+                result = run(self);
+            }
             if let Err(err) = result {
                 self.failures.push(format!("{label}: {expr}: {err}"));
             }
