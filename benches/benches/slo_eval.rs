@@ -8,8 +8,8 @@
 //! is maintained (blocks cut and compacted) as it fills, so the old data sits in compacted
 //! blocks and the newest hours in the head. Traffic follows a daily cosine (20 %–100 % of
 //! 5–14 req/s per service); errors arrive at a constant 0.5 per scrape, so the error ratio
-//! is higher at night. The history the long windows read is written as it would have been
-//! recorded (equivalently, as Vigil's backfill writes it):
+//! is highest in the quiet hours. The history the long windows read is written as it would
+//! have been recorded (equivalently, as Vigil's backfill writes it):
 //! - Vigil: the per-SLO one-minute slices `slo:sli_events_total:slice_increase` and
 //!   `slo:sli_events_error:slice_increase` (exact increments of the counters, 2 series per
 //!   SLO, one sample a minute);
