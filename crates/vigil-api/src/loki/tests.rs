@@ -229,8 +229,12 @@ async fn explore_logs_query_returns_newest_lines_first_with_string_nanoseconds()
     assert_eq!(times, expected);
     assert!(values[0][1].as_str().unwrap().contains("seq=110"));
     assert_eq!(values[0].as_array().unwrap().len(), 2);
-    // The store read only the error lines: the `|=` literal reached it as a hint.
-    assert_eq!(json["data"]["stats"]["summary"]["totalLinesProcessed"], 12);
+    // The store read only the error lines (the `|=` literal reached it as a hint; there are
+    // 12 in the range), newest first, and stopped soon after the limit.
+    let processed = json["data"]["stats"]["summary"]["totalLinesProcessed"]
+        .as_u64()
+        .unwrap();
+    assert!((5..12).contains(&processed), "{processed} lines processed");
     assert_eq!(json["data"]["stats"]["summary"]["totalEntriesReturned"], 5);
     assert!(json["data"].get("encodingFlags").is_none());
 }
