@@ -236,7 +236,13 @@ fn remote_write_v2_with_symbols_metadata_and_written_headers() {
 
 #[test]
 fn bad_input_gets_the_right_status() {
-    let (_dir, vigil) = start();
+    // Prometheus' strict mode (no out-of-order time window), so the per-series 10 minute
+    // window below is what decides.
+    let dir = tempfile::tempdir().unwrap();
+    let vigil = Vigil::start(
+        &dir.path().join("data"),
+        "storage:\n  tsdb:\n    out_of_order_time_window: 0s\n",
+    );
     let t0 = now_ms() - 60_000;
     let proto_v1 = [
         ("Content-Type", "application/x-protobuf"),
