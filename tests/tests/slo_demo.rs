@@ -1,4 +1,4 @@
-//! The SLO story end to end: `vigil demo --backfill … --incident …` drives the reference
+//! The SLO story end to end: `vigil demo --backfill 6h --incident …` drives the reference
 //! platform's traffic into the real binary, which loads an SLO spec among its rule files.
 //! The page tier of the multi-window multi-burn-rate alert goes pending, then firing
 //! during the injected outage, and resolves after it; `/api/v1/slos` shows the budget drop.
@@ -65,7 +65,7 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
     );
     let vigil = Vigil::start(&dir.path().join("data"), &config);
 
-    // 10 minutes of history, then live; the outage starts a minute into the live part
+    // Six hours of history, then live; the outage starts a minute into the live part
     // (demo time counts from the backfill's start) and lasts 70 s.
     let demo = Command::new(vigil_binary())
         .args([
@@ -73,7 +73,7 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
             "--url",
             &format!("http://{}", vigil.addr),
             "--backfill",
-            "10m",
+            "6h",
             "--interval",
             "2s",
             "--duration",
@@ -81,7 +81,7 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
             "--seed",
             "7",
             "--incident",
-            "service=user,error_rate=0.5,after=11m,for=70s",
+            "service=user,error_rate=0.5,after=6h1m,for=70s",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -89,14 +89,21 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
         .unwrap();
     let _demo = KillOnDrop(demo);
 
-    // The SLO is healthy before the outage: user-service fails ~0.1 % of requests.
+    // The SLO is healthy before the outage: user-service fails ~0.1 % of requests. Its
+    // slices have data once the backfill reaches the last minutes, about when live begins,
+    // a minute before the outage; watch it for 20 s from then.
     let started = Instant::now();
+    let mut first_seen: Option<Instant> = None;
     let mut before = None;
-    while started.elapsed() < Duration::from_secs(50) {
+    while started.elapsed() < Duration::from_secs(180) {
+        assert_eq!(page_state(&vigil), "inactive", "paged before the outage");
         if let Some(remaining) = budget_remaining(&vigil) {
             before = Some(remaining);
+            let since = *first_seen.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(20) {
+                break;
+            }
         }
-        assert_eq!(page_state(&vigil), "inactive", "paged before the outage");
         std::thread::sleep(Duration::from_secs(1));
     }
     let before = before.expect("/api/v1/slos never reported a budget");
