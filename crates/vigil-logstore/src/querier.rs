@@ -3,13 +3,13 @@
 //! fixes. Memory is bounded by one decoded row group per (stream, segment) source.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use vigil_model::{Direction, Labels, LogEntry, LogTimeRange, Matcher};
 use vigil_storage::{
-    LogEntryIter, LogQuerier, LogSelect, StorageError, StreamEntry, check_log_matchers,
-    forward_entry_order, line_matches_all,
+    EntriesPart, LogBatch, LogEntryIter, LogQuerier, LogScanPart, LogSelect, ScanColumns,
+    StorageError, StreamEntry, check_log_matchers, forward_entry_order, line_matches_all,
 };
 
 use crate::LogStoreError;
@@ -216,6 +216,146 @@ impl LogStoreQuerier {
     }
 }
 
+/// Where a stream's entries come from in a scan.
+enum ScanSource {
+    Head {
+        span: (i64, i64),
+        entries: Vec<LogEntry>,
+    },
+    RowGroup {
+        span: (i64, i64),
+        segment: Arc<SegmentReader>,
+        row_group: u32,
+    },
+}
+
+impl ScanSource {
+    fn span(&self) -> (i64, i64) {
+        match self {
+            Self::Head { span, .. } | Self::RowGroup { span, .. } => *span,
+        }
+    }
+}
+
+/// One row group of one stream, read column by column.
+struct RowGroupPart {
+    stream: Labels,
+    segment: Arc<SegmentReader>,
+    row_group: u32,
+    range: LogTimeRange,
+    literals: Vec<String>,
+    lines: bool,
+}
+
+impl LogScanPart for RowGroupPart {
+    fn stream(&self) -> &Labels {
+        &self.stream
+    }
+
+    fn read(
+        self: Box<Self>,
+        visit: &mut dyn FnMut(&LogBatch<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.segment.scan_row_group(
+            self.row_group,
+            self.range,
+            &self.literals,
+            self.lines,
+            visit,
+        )
+    }
+}
+
+/// Time-overlapping sources of one stream, merged in order without duplicates.
+struct MergedPart {
+    stream: Labels,
+    merge: Merge,
+}
+
+impl LogScanPart for MergedPart {
+    fn stream(&self) -> &Labels {
+        &self.stream
+    }
+
+    fn read(
+        self: Box<Self>,
+        visit: &mut dyn FnMut(&LogBatch<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        const ROWS: usize = 4096;
+        let MergedPart { stream, merge } = *self;
+        let mut merge = merge.peekable();
+        while merge.peek().is_some() {
+            let entries = merge
+                .by_ref()
+                .take(ROWS)
+                .map(|read| read.map(|r| r.entry))
+                .collect::<Result<Vec<_>, _>>()?;
+            Box::new(EntriesPart::new(stream.clone(), entries)).read(visit)?;
+        }
+        Ok(())
+    }
+}
+
+impl LogStoreQuerier {
+    /// The part reading one cluster of time-overlapping sources of `stream`.
+    fn scan_part(
+        &self,
+        stream: &Labels,
+        mut cluster: Vec<ScanSource>,
+        literals: &[String],
+        columns: ScanColumns,
+    ) -> Box<dyn LogScanPart> {
+        if cluster.len() == 1
+            && let Some(source) = cluster.pop()
+        {
+            return match source {
+                ScanSource::Head { entries, .. } => {
+                    Box::new(EntriesPart::new(stream.clone(), entries))
+                }
+                ScanSource::RowGroup {
+                    segment, row_group, ..
+                } => Box::new(RowGroupPart {
+                    stream: stream.clone(),
+                    segment,
+                    row_group,
+                    range: self.range,
+                    literals: literals.to_vec(),
+                    lines: columns.lines,
+                }),
+            };
+        }
+        let sources: Vec<(Labels, Source)> = cluster
+            .into_iter()
+            .map(|source| -> (Labels, Source) {
+                let iter: Source = match source {
+                    ScanSource::Head { entries, .. } => Box::new(entries.into_iter().map(Ok)),
+                    ScanSource::RowGroup {
+                        segment, row_group, ..
+                    } => Box::new(SegmentSource {
+                        segment,
+                        row_groups: vec![row_group].into_iter(),
+                        buffered: Vec::new().into_iter(),
+                        range: self.range,
+                        literals: literals.to_vec(),
+                        direction: Direction::Forward,
+                    }),
+                };
+                (stream.clone(), iter)
+            })
+            .collect();
+        Box::new(MergedPart {
+            stream: stream.clone(),
+            merge: Merge {
+                sources,
+                heap: BinaryHeap::new(),
+                direction: Direction::Forward,
+                remaining: usize::MAX,
+                started: false,
+            },
+        })
+    }
+}
+
 impl LogQuerier for LogStoreQuerier {
     fn select_entries(&self, select: &LogSelect) -> Result<LogEntryIter, StorageError> {
         check_log_matchers(&select.matchers)?;
@@ -268,6 +408,76 @@ impl LogQuerier for LogStoreQuerier {
             },
             started: false,
         }))
+    }
+
+    /// Parts of one row group each, read column by column. Sources of one stream that
+    /// overlap in time (a late entry, or a WAL replay re-adding flushed entries) are merged
+    /// into one de-duplicating part, so every entry comes out once.
+    fn scan_parts(
+        &self,
+        select: &LogSelect,
+        columns: ScanColumns,
+    ) -> Result<Vec<Box<dyn LogScanPart>>, StorageError> {
+        check_log_matchers(&select.matchers)?;
+        let literals = &select.line_contains;
+        let mut by_stream: BTreeMap<Labels, Vec<ScanSource>> = BTreeMap::new();
+        for (labels, entries) in self.head_snapshot(&select.matchers, literals) {
+            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                continue;
+            };
+            let span = (first.timestamp_ns, last.timestamp_ns);
+            by_stream
+                .entry(labels)
+                .or_default()
+                .push(ScanSource::Head { span, entries });
+        }
+        for segment in self.segments() {
+            for id in segment.index.matching(&select.matchers) {
+                let Some(info) = segment.index.streams.get(id as usize) else {
+                    continue;
+                };
+                if !self.range.overlaps(info.min_time_ns, info.max_time_ns) {
+                    continue;
+                }
+                let groups =
+                    segment.row_groups_for(id, self.range, literals, Direction::Forward)?;
+                let sources = by_stream.entry(info.labels.clone()).or_default();
+                for row_group in groups {
+                    sources.push(ScanSource::RowGroup {
+                        span: segment.row_group_time(row_group),
+                        segment: segment.clone(),
+                        row_group,
+                    });
+                }
+            }
+        }
+        let mut parts: Vec<Box<dyn LogScanPart>> = Vec::new();
+        for (stream, mut sources) in by_stream {
+            sources.sort_by_key(|s| s.span());
+            let mut cluster: Vec<ScanSource> = Vec::new();
+            let mut cluster_end = i64::MIN;
+            for source in sources {
+                let (start, end) = source.span();
+                if !cluster.is_empty() && start > cluster_end {
+                    parts.push(self.scan_part(
+                        &stream,
+                        std::mem::take(&mut cluster),
+                        literals,
+                        columns,
+                    ));
+                }
+                cluster_end = if cluster.is_empty() {
+                    end
+                } else {
+                    cluster_end.max(end)
+                };
+                cluster.push(source);
+            }
+            if !cluster.is_empty() {
+                parts.push(self.scan_part(&stream, cluster, literals, columns));
+            }
+        }
+        Ok(parts)
     }
 
     fn series(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError> {

@@ -12,16 +12,17 @@ use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use vigil_model::{Direction, Label, Labels, LogEntry, LogTimeRange, MatchOp, Matcher};
+use vigil_storage::{LogBatch, StorageError, rows_containing};
 
 use crate::LogStoreError;
 use crate::codec::{Reader, Writer, seal, unseal};
@@ -39,6 +40,8 @@ pub(crate) const DELETE_ORDER: [&str; 4] = [META_FILE, DATA_FILE, INDEX_FILE, CO
 const INDEX_MAGIC: &[u8; 4] = b"VLIX";
 const INDEX_VERSION: u8 = 1;
 const COL_TIMESTAMP: usize = 1;
+const COL_LINE: usize = 2;
+const COL_METADATA: usize = 3;
 
 /// `meta.json` of a segment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -493,9 +496,7 @@ impl SegmentReader {
             .with_batch_size(65_536)
             .build()?;
         let mut out = Vec::new();
-        // Structured metadata repeats from entry to entry (`detected_level`, a few keys):
-        // parse each distinct text once.
-        let mut parsed: Vec<(String, Labels)> = Vec::new();
+        let mut parsed = MetadataCache::default();
         for batch in reader {
             let batch = batch?;
             let column = |i: usize| batch.column(i).as_any();
@@ -507,17 +508,7 @@ impl SegmentReader {
                 let structured_metadata = if metadata.is_null(row) {
                     Labels::empty()
                 } else {
-                    let text = metadata.value(row);
-                    match parsed.iter().find(|(seen, _)| seen == text) {
-                        Some((_, labels)) => labels.clone(),
-                        None => {
-                            let labels = parse_metadata(text)?;
-                            if parsed.len() < 16 {
-                                parsed.push((text.to_string(), labels.clone()));
-                            }
-                            labels
-                        }
-                    }
+                    parsed.get(metadata.value(row))?
                 };
                 out.push(LogEntry {
                     timestamp_ns: ts.value(row),
@@ -527,5 +518,141 @@ impl SegmentReader {
             }
         }
         Ok(out)
+    }
+}
+
+/// The bytes of `lines` up to the last of `offsets` as one `&str`, which the array's own
+/// offsets address. Checked again: cheap beside decompression, and the workspace keeps
+/// `unsafe` out.
+fn string_values<'a>(lines: &'a StringArray, offsets: &[i32]) -> Result<&'a str, LogStoreError> {
+    let end = offsets.last().map_or(0, |&o| o.max(0) as usize);
+    let bytes = lines
+        .value_data()
+        .get(..end)
+        .ok_or_else(|| LogStoreError::corrupt("segment lines", "offsets past the data"))?;
+    std::str::from_utf8(bytes).map_err(|e| LogStoreError::corrupt("segment lines", e.to_string()))
+}
+
+/// Structured metadata repeats from entry to entry (`detected_level`, a few keys): parses
+/// each distinct text once, remembering a few.
+#[derive(Default)]
+struct MetadataCache {
+    parsed: Vec<(String, Labels)>,
+}
+
+impl MetadataCache {
+    fn get(&mut self, text: &str) -> Result<Labels, LogStoreError> {
+        if let Some((_, labels)) = self.parsed.iter().find(|(seen, _)| seen == text) {
+            return Ok(labels.clone());
+        }
+        let labels = parse_metadata(text)?;
+        if self.parsed.len() < 16 {
+            self.parsed.push((text.to_string(), labels.clone()));
+        }
+        Ok(labels)
+    }
+}
+
+impl SegmentReader {
+    /// Time range of `row_group` from its statistics (everything when unknown).
+    pub(crate) fn row_group_time(&self, row_group: u32) -> (i64, i64) {
+        self.row_group_times
+            .get(row_group as usize)
+            .copied()
+            .unwrap_or((i64::MIN, i64::MAX))
+    }
+
+    /// Reads one row group column by column for a scan: the rows within `range` as one
+    /// batch, with the lines read only when `lines` is set or `literals` must be applied,
+    /// and the rows containing every literal selected by searching the line buffer whole.
+    pub(crate) fn scan_row_group(
+        &self,
+        row_group: u32,
+        range: LogTimeRange,
+        literals: &[String],
+        lines: bool,
+        visit: &mut dyn FnMut(&LogBatch<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let file = File::open(&self.data_path)
+            .map_err(|e| LogStoreError::io(format!("opening {}", self.data_path.display()), e))?;
+        let read_lines = lines || literals.iter().any(|l| !l.is_empty());
+        let mut columns = vec![COL_TIMESTAMP, COL_METADATA];
+        if read_lines {
+            columns.push(COL_LINE);
+        }
+        let schema = self.parquet.metadata().file_metadata().schema_descr();
+        let mask = ProjectionMask::roots(schema, columns);
+        let rows = self
+            .parquet
+            .metadata()
+            .row_groups()
+            .get(row_group as usize)
+            .map_or(0, |rg| rg.num_rows())
+            .clamp(1, 1 << 20) as usize;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.parquet.clone())
+            .with_row_groups(vec![row_group as usize])
+            .with_projection(mask)
+            .with_batch_size(rows)
+            .build()
+            .map_err(LogStoreError::from)?;
+        let mut parsed = MetadataCache::default();
+        let mut no_text_offsets: Vec<i32> = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(LogStoreError::from)?;
+            let bad = || LogStoreError::corrupt("segment data", "unexpected column type");
+            let column = |name: &str| batch.column_by_name(name).map(|c| c.as_any());
+            let ts = column("timestamp_ns")
+                .and_then(|c| c.downcast_ref::<Int64Array>())
+                .ok_or_else(bad)?;
+            let metadata = column("structured_metadata")
+                .and_then(|c| c.downcast_ref::<StringArray>())
+                .ok_or_else(bad)?;
+            let times = ts.values();
+            let lo = times.partition_point(|&t| t < range.start_ns);
+            let hi = times.partition_point(|&t| t <= range.end_ns);
+            if lo >= hi {
+                continue;
+            }
+            let meta: Option<Vec<Labels>> = if metadata.null_count() == metadata.len() {
+                None
+            } else {
+                Some(
+                    (lo..hi)
+                        .map(|row| {
+                            if metadata.is_null(row) {
+                                Ok(Labels::empty())
+                            } else {
+                                parsed.get(metadata.value(row))
+                            }
+                        })
+                        .collect::<Result<_, _>>()?,
+                )
+            };
+            let (text, offsets): (&str, &[i32]) = if read_lines {
+                let lines = column("line")
+                    .and_then(|c| c.downcast_ref::<StringArray>())
+                    .ok_or_else(bad)?;
+                let offsets = &lines.value_offsets()[lo..=hi];
+                (string_values(lines, offsets)?, offsets)
+            } else {
+                no_text_offsets.clear();
+                no_text_offsets.resize(hi - lo + 1, 0);
+                ("", &no_text_offsets)
+            };
+            let selection =
+                (!literals.is_empty()).then(|| rows_containing(text, offsets, literals));
+            if selection.as_ref().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let batch = LogBatch::new(
+                &times[lo..hi],
+                offsets,
+                text,
+                meta.as_deref(),
+                selection.as_deref(),
+            )?;
+            visit(&batch)?;
+        }
+        Ok(())
     }
 }

@@ -29,8 +29,19 @@ impl Label {
 ///
 /// Cloning is cheap (one reference count). The sort and uniqueness invariants are
 /// established by the constructors, so code holding a `Labels` may rely on them.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Arc<[Label]>);
+
+/// The one empty label set every [`Labels::empty`] shares, so that making one is a
+/// reference count increment rather than an allocation.
+static EMPTY: std::sync::LazyLock<Labels> =
+    std::sync::LazyLock::new(|| Labels(Arc::from(Vec::new())));
+
+impl Default for Labels {
+    fn default() -> Self {
+        EMPTY.clone()
+    }
+}
 
 /// True when `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_valid_label_name(name: &str) -> bool {
@@ -55,7 +66,7 @@ pub fn is_valid_metric_name(name: &str) -> bool {
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Self::default()
+        EMPTY.clone()
     }
 
     /// Builds a label set from untrusted pairs: validates names, sorts, rejects duplicates and

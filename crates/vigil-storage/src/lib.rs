@@ -9,6 +9,7 @@
 //! traits. This crate depends on `vigil-model` alone and must never name a storage engine.
 
 mod error;
+mod log_scan;
 mod logs;
 mod traits;
 
@@ -22,6 +23,7 @@ pub mod log_memory;
 pub mod memory;
 
 pub use error::{AppendError, AppendErrorKind, StorageError, StorageErrorKind};
+pub use log_scan::{EntriesPart, LogBatch, LogScanPart, ScanColumns, rows_containing};
 pub use logs::{
     LogAppendError, LogAppendOptions, LogAppendable, LogAppender, LogCommitStats, LogEntryIter,
     LogQuerier, LogQueryable, LogSelect, StreamEntry, check_log_matchers, forward_entry_order,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use vigil_model::{Direction, Labels, LogEntry, LogTimeRange, MatchOp, Matcher, TenantId};
 
-use crate::logs::forward_entry_order;
+use crate::logs::{forward_entry_order, line_matches_all};
 use crate::{
     AppendErrorKind, LogAppendError, LogAppendOptions, LogAppendable, LogQueryable, LogSelect,
     StorageErrorKind, StreamEntry,
@@ -691,6 +691,145 @@ pub async fn many_streams_merge_in_order(factory: &impl LogStorageFactory) {
     assert!(needle == want, "filtered merge differs");
 }
 
+/// Everything a scan yields, filtered as a caller filters it (range, literals), as sorted
+/// entries with their streams.
+fn scan(
+    queryable: &dyn LogQueryable,
+    tenant: &TenantId,
+    range: LogTimeRange,
+    select: &LogSelect,
+    columns: crate::ScanColumns,
+) -> Vec<StreamEntry> {
+    let querier = match queryable.log_querier(tenant, range) {
+        Ok(q) => q,
+        Err(err) => panic!("log_querier failed: {err}"),
+    };
+    let parts = match querier.scan_parts(select, columns) {
+        Ok(parts) => parts,
+        Err(err) => panic!("scan_parts failed: {err}"),
+    };
+    let mut out = Vec::new();
+    for part in parts {
+        let stream = part.stream().clone();
+        let mut last_ts = i64::MIN;
+        let result = part.read(&mut |batch| {
+            for row in batch.rows() {
+                let ts = batch.timestamp(row);
+                assert!(ts >= last_ts, "a part's rows must ascend in time");
+                last_ts = ts;
+                let line = batch.line(row);
+                if !range.contains(ts)
+                    || (columns.lines && !line_matches_all(line, &select.line_contains))
+                {
+                    continue;
+                }
+                out.push(StreamEntry {
+                    stream: stream.clone(),
+                    entry: LogEntry {
+                        timestamp_ns: ts,
+                        line: if columns.lines {
+                            line.to_string()
+                        } else {
+                            String::new()
+                        },
+                        structured_metadata: batch.metadata(row).cloned().unwrap_or_default(),
+                    },
+                });
+            }
+            Ok(())
+        });
+        if let Err(err) = result {
+            panic!("reading a scan part failed: {err}");
+        }
+    }
+    out.sort_by(|a, b| forward_entry_order(&a.stream, &a.entry, &b.stream, &b.entry));
+    out
+}
+
+/// A scan yields exactly the entries of the merged read, each once: across persisted data,
+/// the head, retried (duplicate) pushes and late entries, with and without line literals,
+/// and with or without line text.
+pub async fn scans_agree_with_select(factory: &impl LogStorageFactory) {
+    let storage = factory(generous());
+    let t = tenant("conformance");
+    let mut rounds = Vec::new();
+    for round in 0..3i64 {
+        let mut batch = Vec::new();
+        for i in 0..200i64 {
+            let offset = round * 1_000_000 + (i * 7_919) % 100_000;
+            let app = if i % 3 == 0 { "api" } else { "web" };
+            let mut e = entry(offset, &format!("round {round} line {i} needle-{}", i % 4));
+            if i % 10 == 0 {
+                e.structured_metadata = Labels::from_static(&[("trace_id", "abc")]);
+            }
+            batch.push((stream(app, "prod"), e));
+        }
+        rounds.push(batch);
+    }
+    write(storage.appendable.as_ref(), &t, &rounds[0]).await;
+    storage.persist().await;
+    // Retried push of persisted data, plus new data, plus entries older than persisted ones.
+    write(storage.appendable.as_ref(), &t, &rounds[0][..50]).await;
+    write(storage.appendable.as_ref(), &t, &rounds[1]).await;
+    storage.persist().await;
+    write(storage.appendable.as_ref(), &t, &rounds[2]).await;
+    let late: Vec<(Labels, LogEntry)> = (0..20i64)
+        .map(|i| {
+            (
+                stream("api", "prod"),
+                entry(500 + i * 3, &format!("late {i} needle-1")),
+            )
+        })
+        .collect();
+    write(storage.appendable.as_ref(), &t, &late).await;
+    let windows = [
+        LogTimeRange::ALL,
+        LogTimeRange {
+            start_ns: BASE_NS + 50_000,
+            end_ns: BASE_NS + 1_050_000,
+        },
+    ];
+    for range in windows {
+        for literals in [
+            Vec::new(),
+            vec!["needle-1".to_string()],
+            vec!["line 1".to_string(), "needle-2".to_string()],
+        ] {
+            let select = LogSelect {
+                line_contains: literals.clone(),
+                ..select(all_apps())
+            };
+            let want = read(storage.queryable.as_ref(), &t, range, &select);
+            assert!(!want.is_empty());
+            let got = scan(
+                storage.queryable.as_ref(),
+                &t,
+                range,
+                &select,
+                crate::ScanColumns { lines: true },
+            );
+            assert!(
+                got == want,
+                "scan over {range:?} with {literals:?} differs from the merged read ({} vs {} entries)",
+                got.len(),
+                want.len()
+            );
+            let counted = scan(
+                storage.queryable.as_ref(),
+                &t,
+                range,
+                &select,
+                crate::ScanColumns { lines: false },
+            );
+            assert_eq!(
+                counted.len(),
+                want.len(),
+                "scan without lines over {range:?} with {literals:?}"
+            );
+        }
+    }
+}
+
 /// Runs every check against fresh storages from `factory`.
 pub async fn run_all(factory: impl LogStorageFactory) {
     push_then_select_round_trips(&factory).await;
@@ -703,4 +842,5 @@ pub async fn run_all(factory: impl LogStorageFactory) {
     rollback_discards(&factory).await;
     labels_and_series(&factory).await;
     many_streams_merge_in_order(&factory).await;
+    scans_agree_with_select(&factory).await;
 }

@@ -153,6 +153,43 @@ pub trait LogQuerier: Send + Sync {
     /// docs, at most `select.limit` of them.
     fn select_entries(&self, select: &LogSelect) -> Result<LogEntryIter, StorageError>;
 
+    /// The entries `select_entries` would return (ignoring `direction` and `limit`) as
+    /// independent parts to read in any order, on any thread (see [`crate::LogScanPart`]).
+    ///
+    /// The default reads each matching stream through `select_entries` into memory: right
+    /// for small stores, while a store on disk overrides it to read its data lazily.
+    fn scan_parts(
+        &self,
+        select: &LogSelect,
+        columns: crate::ScanColumns,
+    ) -> Result<Vec<Box<dyn crate::LogScanPart>>, StorageError> {
+        let _ = columns;
+        let mut parts: Vec<Box<dyn crate::LogScanPart>> = Vec::new();
+        for stream in self.series(&select.matchers)? {
+            let exact: Vec<Matcher> = stream
+                .iter()
+                .map(|label| Matcher::equal(label.name.clone(), label.value.clone()))
+                .collect();
+            let mut entries = Vec::new();
+            for read in self.select_entries(&LogSelect {
+                matchers: exact,
+                direction: Direction::Forward,
+                limit: 0,
+                line_contains: select.line_contains.clone(),
+            })? {
+                let read = read?;
+                // A stream with more labels matches the same equality matchers.
+                if read.stream == stream {
+                    entries.push(read.entry);
+                }
+            }
+            if !entries.is_empty() {
+                parts.push(Box::new(crate::EntriesPart::new(stream, entries)));
+            }
+        }
+        Ok(parts)
+    }
+
     /// Label sets of the streams matching all `matchers` that have entries in the range,
     /// sorted; with no matchers, every stream with entries in the range.
     fn series(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, StorageError>;

@@ -7,6 +7,9 @@ use regex::Regex;
 use vigil_model::{Label, Labels, MatchOp};
 use vigil_promql::{InstantSample, Point, RangeSeries, Value};
 
+use vigil_storage::ScanColumns;
+
+use super::scan::{ScanPlan, Windows, scan_friendly, scan_range, sums_bytes};
 use super::{
     EvalError, EvalOptions, LogSource, Merger, MetricQueryParams, SelectRequest, compile_matchers,
 };
@@ -117,7 +120,7 @@ pub(super) fn eval(
     }
 }
 
-fn series_limit(n: usize) -> EvalError {
+pub(super) fn series_limit(n: usize) -> EvalError {
     EvalError::Limit(format!(
         "maximum number of series ({n}) reached for a single query"
     ))
@@ -139,7 +142,7 @@ fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
     Ok(())
 }
 
-fn pipeline_error(labels: &Labels) -> EvalError {
+pub(super) fn pipeline_error(labels: &Labels) -> EvalError {
     let err = labels.get(ERROR_LABEL).unwrap_or("");
     let shown: Vec<Label> = labels
         .iter()
@@ -154,7 +157,7 @@ fn pipeline_error(labels: &Labels) -> EvalError {
     ))
 }
 
-fn relabel(labels: &Labels, grouping: &Grouping) -> Labels {
+pub(super) fn relabel(labels: &Labels, grouping: &Grouping) -> Labels {
     let kept: Vec<Label> = labels
         .iter()
         .filter(|l| grouping.labels.contains(&l.name) != grouping.without)
@@ -294,13 +297,52 @@ impl Ctx<'_> {
         let hints = required_substrings(&range.log);
         let first = self.steps[0] - range.offset_ns - range.range_ns;
         let last = self.steps[self.steps.len() - 1] - range.offset_ns;
-        let streams = self.source.select(&SelectRequest {
+        let request = SelectRequest {
             matchers: &matchers,
             start_ns: first.saturating_add(1),
             end_ns: last.saturating_add(1),
             line_hints: &hints,
             direction: super::Direction::Forward,
-        })?;
+        };
+        if self.opts.scan_threads > 0 && scan_friendly(op, range.unwrap.is_some()) {
+            let columns = ScanColumns {
+                lines: sums_bytes(op) || !pipeline.is_noop(),
+            };
+            if let Some(parts) = self.source.scan_parts(&request, columns)? {
+                let plan = ScanPlan {
+                    op,
+                    pipeline: &pipeline,
+                    windows: Windows {
+                        t0: self.steps[0],
+                        step: match self.steps.as_slice() {
+                            [a, b, ..] => (b - a).max(1),
+                            _ => 1,
+                        },
+                        n: self.steps.len(),
+                        offset: range.offset_ns,
+                        range: range.range_ns,
+                        first,
+                        last,
+                    },
+                    grouping,
+                    pushdown,
+                    opts: self.opts,
+                };
+                let (steps, lines, bytes) = scan_range(&plan, parts)?;
+                self.source.note_scanned(lines, bytes);
+                return Ok(StepValue::Vector(
+                    steps
+                        .into_iter()
+                        .map(|step| {
+                            step.into_iter()
+                                .map(|(labels, v)| Sample { labels, v })
+                                .collect()
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        let streams = self.source.select(&request)?;
         let lines_only = pipeline.filters_lines_only();
         let mut known: Vec<HashMap<Labels, usize>> = vec![HashMap::new(); streams.len()];
         let mut merger = Merger::new(streams, super::Direction::Forward)?;

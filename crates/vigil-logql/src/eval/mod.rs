@@ -4,6 +4,7 @@
 //! [`eval_metric_query`].
 
 mod metric;
+mod scan;
 mod source;
 mod storage;
 
@@ -54,6 +55,10 @@ pub struct EvalOptions {
     pub max_series: usize,
     /// Wall-clock deadline; checked while scanning.
     pub deadline: Option<Instant>,
+    /// Threads a range aggregation that does not depend on entry order (`count_over_time`,
+    /// `rate`, `bytes_over_time`, `bytes_rate`) may scan with; 0 turns such scans off, and
+    /// every aggregation then reads the entries merged in time order.
+    pub scan_threads: usize,
 }
 
 impl Default for EvalOptions {
@@ -61,6 +66,7 @@ impl Default for EvalOptions {
         Self {
             max_series: 500_000,
             deadline: None,
+            scan_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }

@@ -11,7 +11,9 @@
 use std::cell::Cell;
 
 use vigil_model::{Direction, LogTimeRange, Matcher, TenantId};
-use vigil_storage::{LogQueryable, LogSelect, StorageError, StorageErrorKind};
+use vigil_storage::{
+    LogQueryable, LogScanPart, LogSelect, ScanColumns, StorageError, StorageErrorKind,
+};
 
 use super::EvalError;
 use super::source::{LogEntry, LogSource, LogStream, SelectRequest};
@@ -68,21 +70,60 @@ pub fn storage_error(err: StorageError) -> EvalError {
     }
 }
 
-impl LogSource for StorageLogSource<'_> {
-    fn select<'a>(&'a self, req: &SelectRequest<'_>) -> Result<Vec<LogStream<'a>>, EvalError> {
+impl StorageLogSource<'_> {
+    fn querier(
+        &self,
+        req: &SelectRequest<'_>,
+    ) -> Result<Option<Box<dyn vigil_storage::LogQuerier>>, EvalError> {
         // The evaluator's end is exclusive, the storage's inclusive.
         let last_ns = req.end_ns.saturating_sub(1);
         if last_ns < req.start_ns {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let range = LogTimeRange {
             start_ns: req.start_ns,
             end_ns: last_ns,
         };
-        let querier = self
-            .queryable
+        self.queryable
             .log_querier(&self.tenant, range)
+            .map(Some)
+            .map_err(storage_error)
+    }
+}
+
+impl LogSource for StorageLogSource<'_> {
+    fn scan_parts(
+        &self,
+        req: &SelectRequest<'_>,
+        columns: ScanColumns,
+    ) -> Result<Option<Vec<Box<dyn LogScanPart>>>, EvalError> {
+        let Some(querier) = self.querier(req)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let select = LogSelect {
+            matchers: req.matchers.to_vec(),
+            direction: Direction::Forward,
+            limit: 0,
+            line_contains: req.line_hints.to_vec(),
+        };
+        let parts = querier
+            .scan_parts(&select, columns)
             .map_err(storage_error)?;
+        let streams: std::collections::HashSet<&vigil_model::Labels> =
+            parts.iter().map(|p| p.stream()).collect();
+        self.streams.set(self.streams.get() + streams.len() as u64);
+        Ok(Some(parts))
+    }
+
+    fn note_scanned(&self, lines: u64, bytes: u64) {
+        self.lines.set(self.lines.get() + lines);
+        self.bytes.set(self.bytes.get() + bytes);
+    }
+
+    fn select<'a>(&'a self, req: &SelectRequest<'_>) -> Result<Vec<LogStream<'a>>, EvalError> {
+        let Some(querier) = self.querier(req)? else {
+            return Ok(Vec::new());
+        };
         let streams = querier.series(req.matchers).map_err(storage_error)?;
         let mut out = Vec::with_capacity(streams.len());
         for labels in streams {

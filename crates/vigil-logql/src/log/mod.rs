@@ -12,6 +12,6 @@ pub use hints::{regex_literal_prefix, required_substrings};
 pub use parsers::sanitize_label_name;
 pub use parsers::{JSON_PARSER_ERR, LOGFMT_PARSER_ERR};
 pub use pipeline::{
-    ERROR_DETAILS_LABEL, ERROR_LABEL, LABEL_FILTER_ERR, LabelBuilder, LabelKind, Pipeline,
-    ProcessedLine, ProcessedSample, SAMPLE_EXTRACTION_ERR, TEMPLATE_FORMAT_ERR,
+    ERROR_DETAILS_LABEL, ERROR_LABEL, KeepLabel, LABEL_FILTER_ERR, LabelBuilder, LabelKind,
+    Pipeline, ProcessedLine, ProcessedSample, SAMPLE_EXTRACTION_ERR, TEMPLATE_FORMAT_ERR,
 };

@@ -1,5 +1,7 @@
 //! The label-extracting parser stages: json, logfmt, regexp, pattern, unpack.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use super::json::{self, JValue, PathSeg};
@@ -29,8 +31,35 @@ pub fn sanitize_label_name(key: &str) -> String {
     out
 }
 
+/// [`sanitize_label_name`] without allocating when `key` is already a valid name.
+fn sanitized(key: &str) -> Cow<'_, str> {
+    let valid = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if valid {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(sanitize_label_name(key))
+    }
+}
+
+/// [`set_parsed`] that allocates the name and value only when the label is kept.
+fn set_parsed_borrowed(lb: &mut LabelBuilder<'_>, name: Cow<'_, str>, value: Cow<'_, str>) {
+    if name.is_empty() || !lb.may_want_parsed(&name) {
+        return;
+    }
+    let name = if lb.base_has(&name) {
+        Cow::Owned(format!("{name}_extracted"))
+    } else {
+        name
+    };
+    if lb.wants_parsed(&name) {
+        lb.set(name.into_owned(), value.into_owned(), LabelKind::Parsed);
+    }
+}
+
 /// Sets a parsed label, renaming it `<name>_extracted` when a stream label has the name.
-fn set_parsed(lb: &mut LabelBuilder, name: String, value: String) {
+fn set_parsed(lb: &mut LabelBuilder<'_>, name: String, value: String) {
     if name.is_empty() {
         return;
     }
@@ -44,7 +73,7 @@ fn set_parsed(lb: &mut LabelBuilder, name: String, value: String) {
     }
 }
 
-fn flatten(prefix: &str, v: &JValue, lb: &mut LabelBuilder) {
+fn flatten(prefix: &str, v: &JValue, lb: &mut LabelBuilder<'_>) {
     match v {
         JValue::Object(fields) => {
             for (k, v) in fields {
@@ -63,7 +92,7 @@ fn flatten(prefix: &str, v: &JValue, lb: &mut LabelBuilder) {
 }
 
 /// `| json`: every scalar field, nested objects flattened with `_`.
-pub(crate) fn json_all(line: &str, lb: &mut LabelBuilder) {
+pub(crate) fn json_all(line: &str, lb: &mut LabelBuilder<'_>) {
     match json::parse(line) {
         Ok(v @ JValue::Object(_)) => flatten("", &v, lb),
         Ok(_) => lb.set_error(
@@ -75,7 +104,7 @@ pub(crate) fn json_all(line: &str, lb: &mut LabelBuilder) {
 }
 
 /// `| json a="b.c"`: only the listed paths.
-pub(crate) fn json_paths(line: &str, paths: &[(String, Vec<PathSeg>)], lb: &mut LabelBuilder) {
+pub(crate) fn json_paths(line: &str, paths: &[(String, Vec<PathSeg>)], lb: &mut LabelBuilder<'_>) {
     let doc = match json::parse(line) {
         Ok(v) => v,
         Err(e) => return lb.set_error(JSON_PARSER_ERR, &e),
@@ -88,7 +117,7 @@ pub(crate) fn json_paths(line: &str, paths: &[(String, Vec<PathSeg>)], lb: &mut 
 }
 
 /// `| unpack`: string fields become labels, `_entry` replaces the line.
-pub(crate) fn unpack(line: &str, lb: &mut LabelBuilder) -> Option<String> {
+pub(crate) fn unpack(line: &str, lb: &mut LabelBuilder<'_>) -> Option<String> {
     match json::parse(line) {
         Ok(JValue::Object(fields)) => {
             let mut entry = None;
@@ -117,12 +146,13 @@ pub(crate) fn unpack(line: &str, lb: &mut LabelBuilder) -> Option<String> {
     }
 }
 
-/// One logfmt pair; `value` is None for a standalone key.
-type Pair = (String, Option<String>);
+/// One logfmt pair, borrowed from the line where it can be; `value` is None for a
+/// standalone key.
+type Pair<'l> = (&'l str, Option<Cow<'l, str>>);
 
 /// Splits a logfmt line. Returns the pairs read and the first error, if any; without
 /// `strict` the reader skips a malformed token and carries on.
-fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
+fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair<'_>>, Option<String>) {
     let b = line.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
@@ -164,14 +194,16 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
             continue;
         }
         if i >= b.len() || is_space(b[i]) {
-            out.push((key.to_string(), None));
+            out.push((key, None));
             continue;
         }
         // b[i] == '='
         i += 1;
         if i < b.len() && b[i] == b'"' {
             i += 1;
-            let mut val = String::new();
+            // Borrowed until the first escape.
+            let vs = i;
+            let mut val: Option<String> = None;
             loop {
                 if i >= b.len() {
                     fail("unterminated quoted value".to_string(), &mut i);
@@ -186,6 +218,7 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
                         break;
                     }
                     b'\\' if i + 1 < b.len() => {
+                        let val = val.get_or_insert_with(|| line[vs..i].to_string());
                         let c = b[i + 1];
                         match c {
                             b'n' => val.push('\n'),
@@ -202,7 +235,9 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
                     }
                     _ => {
                         let ch = line[i..].chars().next().unwrap_or(' ');
-                        val.push(ch);
+                        if let Some(val) = val.as_mut() {
+                            val.push(ch);
+                        }
                         i += ch.len_utf8();
                     }
                 }
@@ -217,7 +252,12 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
                 }
                 continue;
             }
-            out.push((key.to_string(), Some(val)));
+            let value = match val {
+                Some(owned) => Cow::Owned(owned),
+                // The closing quote is one byte before `i`.
+                None => Cow::Borrowed(&line[vs..i - 1]),
+            };
+            out.push((key, Some(value)));
         } else {
             let vs = i;
             while i < b.len() && !is_space(b[i]) {
@@ -231,7 +271,7 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair>, Option<String>) {
                 }
                 i += 1;
             }
-            out.push((key.to_string(), Some(line[vs..i].to_string())));
+            out.push((key, Some(Cow::Borrowed(&line[vs..i]))));
         }
     }
     (out, first_err)
@@ -243,21 +283,21 @@ pub(crate) fn logfmt(
     strict: bool,
     keep_empty: bool,
     extractions: &[(String, String)],
-    lb: &mut LabelBuilder,
+    lb: &mut LabelBuilder<'_>,
 ) {
     let (pairs, err) = logfmt_pairs(line, strict);
     for (k, v) in pairs {
         let value = match v {
             Some(v) => v,
-            None if keep_empty => String::new(),
+            None if keep_empty => Cow::Borrowed(""),
             None => continue,
         };
         if extractions.is_empty() {
-            set_parsed(lb, sanitize_label_name(&k), value);
+            set_parsed_borrowed(lb, sanitized(k), value);
         } else {
             for (label, key) in extractions {
-                if *key == k {
-                    set_parsed(lb, label.clone(), value.clone());
+                if key == k {
+                    set_parsed(lb, label.clone(), value.to_string());
                 }
             }
         }
@@ -289,7 +329,7 @@ impl RegexpParser {
         Ok(Self { re, names })
     }
 
-    pub(crate) fn apply(&self, line: &str, lb: &mut LabelBuilder) {
+    pub(crate) fn apply(&self, line: &str, lb: &mut LabelBuilder<'_>) {
         if let Some(caps) = self.re.captures(line) {
             for (i, name) in &self.names {
                 if let Some(m) = caps.get(*i) {
@@ -301,7 +341,7 @@ impl RegexpParser {
 }
 
 /// `| pattern "..."`.
-pub(crate) fn pattern(p: &Pattern, line: &str, lb: &mut LabelBuilder) {
+pub(crate) fn pattern(p: &Pattern, line: &str, lb: &mut LabelBuilder<'_>) {
     if let Some(caps) = p.captures(line, false) {
         for (name, value) in caps {
             set_parsed(lb, name.to_string(), value.to_string());
@@ -320,11 +360,11 @@ mod tests {
         assert_eq!(
             pairs,
             vec![
-                ("a".into(), Some("1".into())),
-                ("b".into(), Some("x y".into())),
-                ("c".into(), None),
-                ("d".into(), Some(String::new())),
-                ("e".into(), Some("q\"z".into())),
+                ("a", Some("1".into())),
+                ("b", Some("x y".into())),
+                ("c", None),
+                ("d", Some(String::new().into())),
+                ("e", Some("q\"z".into())),
             ]
         );
         let (pairs, err) = logfmt_pairs("a=1 =bad b=2", false);
@@ -338,5 +378,8 @@ mod tests {
     #[test]
     fn sanitizes() {
         assert_eq!(sanitize_label_name("1a.b-c"), "_1a_b_c");
+        for key in ["1a.b-c", "ok_name", "Caps9", " padded ", "", "é"] {
+            assert_eq!(sanitized(key), sanitize_label_name(key), "{key:?}");
+        }
     }
 }

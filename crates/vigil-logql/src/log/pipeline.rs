@@ -1,5 +1,6 @@
 //! Line-level execution of a LogQL pipeline.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use regex::Regex;
@@ -37,28 +38,35 @@ pub enum LabelKind {
 
 /// The mutable label set of one entry while it runs through the stages.
 #[derive(Debug, Clone)]
-pub struct LabelBuilder {
-    base: Labels,
-    items: Vec<(String, String, LabelKind)>,
+pub struct LabelBuilder<'a> {
+    base: &'a Labels,
+    /// Stream and metadata labels borrow from the entry until a stage replaces them.
+    items: Vec<(Cow<'a, str>, Cow<'a, str>, LabelKind)>,
     /// When set, parsers keep only these parsed labels (and `__error__`); see
     /// [`Pipeline::restrict_parsed_labels`].
-    wanted: Option<Arc<[String]>>,
+    wanted: Option<&'a [String]>,
 }
 
-impl LabelBuilder {
-    fn new(stream: &Labels, metadata: &Labels, wanted: Option<Arc<[String]>>) -> Self {
-        let mut items: Vec<(String, String, LabelKind)> = stream
-            .iter()
-            .map(|l| (l.name.clone(), l.value.clone(), LabelKind::Stream))
-            .collect();
+impl<'a> LabelBuilder<'a> {
+    fn new(stream: &'a Labels, metadata: &'a Labels, wanted: Option<&'a [String]>) -> Self {
         let mut b = Self {
-            base: stream.clone(),
-            items: Vec::new(),
+            base: stream,
+            items: Vec::with_capacity(stream.len() + metadata.len() + 4),
             wanted,
         };
-        std::mem::swap(&mut b.items, &mut items);
+        for l in stream.iter() {
+            b.items.push((
+                Cow::Borrowed(l.name.as_str()),
+                Cow::Borrowed(l.value.as_str()),
+                LabelKind::Stream,
+            ));
+        }
         for l in metadata.iter() {
-            b.set(l.name.clone(), l.value.clone(), LabelKind::Metadata);
+            b.set_cow(
+                Cow::Borrowed(l.name.as_str()),
+                Cow::Borrowed(l.value.as_str()),
+                LabelKind::Metadata,
+            );
         }
         b
     }
@@ -68,13 +76,29 @@ impl LabelBuilder {
         self.items
             .iter()
             .find(|(n, _, _)| n == name)
-            .map(|(_, v, _)| v.as_str())
+            .map(|(_, v, _)| v.as_ref())
     }
 
     /// False when the pipeline was told that the parsed label `name` cannot matter.
     pub fn wants_parsed(&self, name: &str) -> bool {
-        self.wanted.as_ref().is_none_or(|wanted| {
+        self.wanted.is_none_or(|wanted| {
             name == ERROR_LABEL || name == ERROR_DETAILS_LABEL || wanted.iter().any(|w| w == name)
+        })
+    }
+
+    /// False when a parser may skip a key that would become the label `name` (or
+    /// `<name>_extracted`, should the stream have `name`): cheaper than
+    /// [`LabelBuilder::wants_parsed`] after renaming, for the many keys a restricted
+    /// pipeline does not want.
+    pub fn may_want_parsed(&self, name: &str) -> bool {
+        self.wanted.is_none_or(|wanted| {
+            name == ERROR_LABEL
+                || name == ERROR_DETAILS_LABEL
+                || wanted.iter().any(|w| {
+                    w == name
+                        || w.strip_suffix("_extracted")
+                            .is_some_and(|stem| stem == name)
+                })
         })
     }
 
@@ -85,6 +109,10 @@ impl LabelBuilder {
 
     /// Sets or replaces a label.
     pub fn set(&mut self, name: String, value: String, kind: LabelKind) {
+        self.set_cow(Cow::Owned(name), Cow::Owned(value), kind);
+    }
+
+    fn set_cow(&mut self, name: Cow<'a, str>, value: Cow<'a, str>, kind: LabelKind) {
         if let Some(item) = self.items.iter_mut().find(|(n, _, _)| *n == name) {
             item.1 = value;
             item.2 = kind;
@@ -103,7 +131,7 @@ impl LabelBuilder {
         let mut pairs: Vec<(String, String)> = self
             .items
             .iter()
-            .map(|(n, v, _)| (n.clone(), v.clone()))
+            .map(|(n, v, _)| (n.to_string(), v.to_string()))
             .collect();
         pairs.sort();
         pairs
@@ -129,12 +157,12 @@ impl LabelBuilder {
         }
     }
 
-    fn to_labels(&self, filter: impl Fn(LabelKind) -> bool) -> Labels {
+    fn to_labels(&self, filter: impl Fn(LabelKind, &str) -> bool) -> Labels {
         let v: Vec<Label> = self
             .items
             .iter()
-            .filter(|(_, v, k)| filter(*k) && !v.is_empty())
-            .map(|(n, v, _)| Label::new(n.clone(), v.clone()))
+            .filter(|(n, v, k)| !v.is_empty() && filter(*k, n))
+            .map(|(n, v, _)| Label::new(n.to_string(), v.to_string()))
             .collect();
         // Names are unique by construction.
         Labels::from_unsorted_unique(v).unwrap_or_default()
@@ -342,6 +370,10 @@ pub struct Pipeline {
     wanted: Option<Arc<[String]>>,
 }
 
+/// Which labels of a processed sample to build: `keep(name, has_error)` (see
+/// [`Pipeline::process_sample_kept`]).
+pub type KeepLabel<'k> = &'k dyn Fn(&str, bool) -> bool;
+
 /// The labels and value of one entry for a metric query ([`Pipeline::process_sample`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessedSample {
@@ -542,7 +574,7 @@ impl Pipeline {
         stream: &Labels,
         metadata: &Labels,
     ) -> Option<ProcessedLine> {
-        self.run(ts_ns, line, stream, metadata, true)
+        self.run(ts_ns, line, stream, metadata, true, None)
             .map(|(processed, _)| processed)
     }
 
@@ -555,7 +587,20 @@ impl Pipeline {
         stream: &Labels,
         metadata: &Labels,
     ) -> Option<ProcessedSample> {
-        self.run(ts_ns, line, stream, metadata, false)
+        self.process_sample_kept(ts_ns, line, stream, metadata, None)
+    }
+
+    /// [`Pipeline::process_sample`] keeping only the labels for which `keep(name,
+    /// has_error)` holds, as a grouping would: the labels it drops are never built.
+    pub fn process_sample_kept(
+        &self,
+        ts_ns: i64,
+        line: &str,
+        stream: &Labels,
+        metadata: &Labels,
+        keep: Option<KeepLabel<'_>>,
+    ) -> Option<ProcessedSample> {
+        self.run(ts_ns, line, stream, metadata, false, keep)
             .map(|(processed, line_len)| ProcessedSample {
                 labels: processed.labels,
                 value: processed.value,
@@ -571,6 +616,7 @@ impl Pipeline {
         stream: &Labels,
         metadata: &Labels,
         full: bool,
+        keep: Option<KeepLabel<'_>>,
     ) -> Option<(ProcessedLine, usize)> {
         // Line filters ahead of any other stage see the stored line and no labels: run them
         // before building the label set, which most lines of a filtered query never need.
@@ -582,7 +628,7 @@ impl Pipeline {
             .iter()
             .take_while(|stage| matches!(stage, CStage::Line { .. }))
             .count();
-        let mut lb = LabelBuilder::new(stream, metadata, self.wanted.clone());
+        let mut lb = LabelBuilder::new(stream, metadata, self.wanted.as_deref());
         let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(line);
         for stage in &self.stages[leading_filters..] {
             match stage {
@@ -724,7 +770,13 @@ impl Pipeline {
             return Some((
                 ProcessedLine {
                     line: String::new(),
-                    labels: lb.to_labels(|_| true),
+                    labels: match keep {
+                        Some(keep) => {
+                            let error = lb.has_error();
+                            lb.to_labels(|_, name| keep(name, error))
+                        }
+                        None => lb.to_labels(|_, _| true),
+                    },
                     stream: Labels::empty(),
                     metadata: Labels::empty(),
                     parsed: Labels::empty(),
@@ -736,10 +788,10 @@ impl Pipeline {
         Some((
             ProcessedLine {
                 line: cur.into_owned(),
-                labels: lb.to_labels(|_| true),
-                stream: lb.to_labels(|k| k == LabelKind::Stream),
-                metadata: lb.to_labels(|k| k == LabelKind::Metadata),
-                parsed: lb.to_labels(|k| k == LabelKind::Parsed),
+                labels: lb.to_labels(|_, _| true),
+                stream: lb.to_labels(|k, _| k == LabelKind::Stream),
+                metadata: lb.to_labels(|k, _| k == LabelKind::Metadata),
+                parsed: lb.to_labels(|k, _| k == LabelKind::Parsed),
                 value,
             },
             line_len,
