@@ -39,6 +39,9 @@ pub enum LogStoreError {
     /// The store is closed.
     #[error("log store is closed")]
     Closed,
+    /// A read through the storage traits failed (kept as is when passed back).
+    #[error("{0}")]
+    Storage(StorageError),
 }
 
 impl LogStoreError {
@@ -63,6 +66,7 @@ impl From<LogStoreError> for StorageError {
             LogStoreError::Io { context, source } => StorageError::Io { context, source },
             LogStoreError::Corrupt { what, reason } => StorageError::Corrupt { what, reason },
             LogStoreError::Closed => StorageError::Unavailable("log store is closed".into()),
+            LogStoreError::Storage(err) => err,
             other => StorageError::Internal(other.to_string()),
         }
     }

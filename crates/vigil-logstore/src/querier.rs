@@ -43,13 +43,26 @@ impl Iterator for SegmentSource {
                 return Some(Ok(entry));
             }
             let row_group = self.row_groups.next()?;
-            let mut entries = match self.segment.read_row_group(row_group) {
-                Ok(entries) => entries,
-                Err(err) => return Some(Err(err)),
-            };
-            entries.retain(|e| {
-                self.range.contains(e.timestamp_ns) && line_matches_all(&e.line, &self.literals)
-            });
+            // Only the rows in range holding every literal become entries.
+            let mut entries = Vec::new();
+            let empty = Labels::empty();
+            let read = self.segment.scan_row_group(
+                row_group,
+                self.range,
+                &self.literals,
+                true,
+                &mut |batch| {
+                    entries.extend(batch.rows().map(|row| LogEntry {
+                        timestamp_ns: batch.timestamp(row),
+                        line: batch.line(row).to_string(),
+                        structured_metadata: batch.metadata(row).unwrap_or(&empty).clone(),
+                    }));
+                    Ok(())
+                },
+            );
+            if let Err(err) = read {
+                return Some(Err(LogStoreError::Storage(err)));
+            }
             if self.direction == Direction::Backward {
                 entries.reverse();
             }
