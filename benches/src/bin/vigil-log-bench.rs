@@ -327,8 +327,39 @@ fn ingest(server: &VigilProcess, corpus: &Corpus, clients: usize) -> Result<Inge
 
 /// Bytes per file kind of the committed segments under `root` (the object store's `logs/`).
 fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
-    let mut kinds: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-    fn walk(dir: &Path, kinds: &mut std::collections::BTreeMap<String, (u64, u64)>) -> Result<()> {
+    type Kinds = std::collections::BTreeMap<String, (u64, u64)>;
+    let mut kinds: Kinds = Default::default();
+    // Segments a compaction replaced wait out the delete delay beside the segment that
+    // replaced them, each named by a `deletion-marks/<id>.json`: they are not counted, nor
+    // are the marks.
+    fn marked(dir: &Path, out: &mut std::collections::BTreeSet<String>) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            if name == "deletion-marks" {
+                for mark in std::fs::read_dir(entry.path())? {
+                    let mark = mark?.file_name().to_string_lossy().to_string();
+                    if let Some(id) = mark.strip_suffix(".json") {
+                        out.insert(id.to_string());
+                    }
+                }
+            } else {
+                marked(&entry.path(), out)?;
+            }
+        }
+        Ok(())
+    }
+    fn walk(
+        dir: &Path,
+        skip: &std::collections::BTreeSet<String>,
+        kinds: &mut Kinds,
+    ) -> Result<()> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -336,10 +367,12 @@ fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
         };
         for entry in entries {
             let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
             if entry.file_type()?.is_dir() {
-                walk(&entry.path(), kinds)?;
+                if name != "deletion-marks" && !skip.contains(&name) {
+                    walk(&entry.path(), skip, kinds)?;
+                }
             } else {
-                let name = entry.file_name().to_string_lossy().to_string();
                 let slot = kinds.entry(name).or_default();
                 slot.0 += entry.metadata()?.len();
                 slot.1 += 1;
@@ -347,7 +380,9 @@ fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
         }
         Ok(())
     }
-    walk(root, &mut kinds)?;
+    let mut skip = std::collections::BTreeSet::new();
+    marked(root, &mut skip)?;
+    walk(root, &skip, &mut kinds)?;
     Ok(kinds.into_iter().map(|(k, (b, n))| (k, b, n)).collect())
 }
 
