@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use vigil_model::{Labels, LogEntry, TenantId};
 
 use crate::LogStoreError;
-use crate::segment::{SegmentMeta, SegmentReader, SegmentWriter};
+use crate::segment::{SegmentLayout, SegmentMeta, SegmentReader, SegmentWriter};
 use crate::store::{LogStore, TenantLogs, blocking, now_ns, object_path};
 
 /// Format version of a deletion mark.
@@ -222,7 +222,7 @@ pub(crate) fn merge_segments(
     sources: &[Arc<SegmentReader>],
     dir: &Path,
     id: &str,
-    row_group_rows: usize,
+    layout: SegmentLayout,
 ) -> Result<SegmentMeta, LogStoreError> {
     let mut streams: BTreeMap<&Labels, Vec<(usize, usize)>> = BTreeMap::new();
     for (source, segment) in sources.iter().enumerate() {
@@ -235,7 +235,7 @@ pub(crate) fn merge_segments(
     }
     let mut compacted_from: Vec<String> = sources.iter().map(|s| s.meta.id.clone()).collect();
     compacted_from.sort();
-    let mut writer = SegmentWriter::create(dir, id, row_group_rows, compacted_from)?;
+    let mut writer = SegmentWriter::create(dir, id, layout, compacted_from)?;
     for (labels, parts) in streams {
         let mut cursors: Vec<Cursor> = parts
             .iter()
@@ -336,10 +336,13 @@ impl LogStore {
         }
         let id = ulid::Ulid::new().to_string();
         let dir = self.inner.cache_dir().join(tenant.as_str()).join(&id);
-        let rows = self.inner.options.row_group_rows;
+        let layout = SegmentLayout {
+            row_group_rows: self.inner.options.row_group_rows,
+            zstd_level: self.inner.options.compaction_zstd_level,
+        };
         let (merge_dir, merge_id, merge_sources) = (dir.clone(), id.clone(), sources.clone());
         let merged =
-            blocking(move || merge_segments(&merge_sources, &merge_dir, &merge_id, rows)).await;
+            blocking(move || merge_segments(&merge_sources, &merge_dir, &merge_id, layout)).await;
         let meta = match merged {
             Ok(meta) => meta,
             Err(err) => {
@@ -572,7 +575,8 @@ mod tests {
                 sort_dedup(entries);
             }
             let out = dir.path().join("merged");
-            let meta = merge_segments(&readers, &out, "merged", rows).unwrap();
+            let layout = SegmentLayout { row_group_rows: rows, zstd_level: 9 };
+            let meta = merge_segments(&readers, &out, "merged", layout).unwrap();
             let json = serde_json::to_vec(&meta).unwrap();
             std::fs::write(out.join(crate::segment::META_FILE), json).unwrap();
             let (read_meta, streams) = read_segment_dir(&out).unwrap();
@@ -596,7 +600,11 @@ mod tests {
         let unsorted = vec![(labels, vec![LogEntry::new(5, "b"), LogEntry::new(3, "a")])];
         write_segment_dir(&dir.path().join("bad"), "bad", &unsorted, 8).unwrap();
         let bad = Arc::new(SegmentReader::open(&dir.path().join("bad")).unwrap());
-        let err = merge_segments(&[bad.clone(), bad], &dir.path().join("out"), "out", 8)
+        let layout = SegmentLayout {
+            row_group_rows: 8,
+            zstd_level: 3,
+        };
+        let err = merge_segments(&[bad.clone(), bad], &dir.path().join("out"), "out", layout)
             .err()
             .unwrap();
         assert!(

@@ -25,7 +25,7 @@ mod wal_record;
 pub use compact::{CompactionReport, DeletionMark};
 pub use error::LogStoreError;
 pub use options::LogStoreOptions;
-pub use segment::SegmentMeta;
+pub use segment::{SegmentLayout, SegmentMeta};
 pub use store::{
     LogStore, MaintenanceReport, OpenReport, StreamEntries, read_segment_dir, write_segment_dir,
 };

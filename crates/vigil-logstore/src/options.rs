@@ -35,6 +35,12 @@ pub struct LogStoreOptions {
     /// Replaced segments are deleted this long after compaction marked them (default 2 h),
     /// so readers that listed them before the swap keep working.
     pub compaction_delete_delay_ns: i64,
+    /// zstd level of segments cut from the heads (default 3: flushes stay cheap for ingest).
+    pub flush_zstd_level: i32,
+    /// zstd level of segments written by compaction (default 6), which rewrites most data
+    /// once in the background: a stronger level there buys a smaller store for CPU that
+    /// ingest does not wait on.
+    pub compaction_zstd_level: i32,
 }
 
 impl Default for LogStoreOptions {
@@ -52,6 +58,8 @@ impl Default for LogStoreOptions {
             compaction_target_bytes: 128 << 20,
             compaction_max_span_ns: 24 * 3600 * SECOND_NS,
             compaction_delete_delay_ns: 2 * 3600 * SECOND_NS,
+            flush_zstd_level: 3,
+            compaction_zstd_level: 6,
         }
     }
 }

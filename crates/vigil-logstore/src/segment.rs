@@ -109,10 +109,10 @@ pub(crate) fn write_files(
     dir: &Path,
     id: &str,
     streams: &[(Labels, Vec<LogEntry>)],
-    row_group_rows: usize,
+    layout: SegmentLayout,
     compacted_from: Vec<String>,
 ) -> Result<SegmentMeta, LogStoreError> {
-    let mut writer = SegmentWriter::create(dir, id, row_group_rows, compacted_from)?;
+    let mut writer = SegmentWriter::create(dir, id, layout, compacted_from)?;
     for (labels, entries) in streams {
         writer.begin_stream(labels.clone())?;
         for entry in entries {
@@ -120,6 +120,15 @@ pub(crate) fn write_files(
         }
     }
     writer.finish()
+}
+
+/// How a segment's data file is cut and compressed (the format is the same at any level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentLayout {
+    /// Most rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// zstd level of the data pages (1–22).
+    pub zstd_level: i32,
 }
 
 /// Writes a segment's files one entry at a time: streams in label order, each stream's
@@ -144,7 +153,7 @@ impl SegmentWriter {
     pub(crate) fn create(
         dir: &Path,
         id: &str,
-        row_group_rows: usize,
+        layout: SegmentLayout,
         compacted_from: Vec<String>,
     ) -> Result<Self, LogStoreError> {
         std::fs::create_dir_all(dir)
@@ -152,9 +161,9 @@ impl SegmentWriter {
         let data_path = dir.join(DATA_FILE);
         let file = File::create(&data_path)
             .map_err(|e| LogStoreError::io(format!("creating {}", data_path.display()), e))?;
-        let row_group_rows = row_group_rows.max(1);
+        let row_group_rows = layout.row_group_rows.max(1);
         let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(layout.zstd_level)?))
             .set_column_dictionary_enabled("line".into(), false)
             .set_max_row_group_row_count(Some(row_group_rows))
             .build();

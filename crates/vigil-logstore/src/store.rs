@@ -21,7 +21,9 @@ use vigil_wal::{Wal, WalOptions};
 use crate::compact::{CompactionState, DeletionMark, marks_prefix};
 use crate::head::{TenantHead, sort_dedup};
 use crate::querier::LogStoreQuerier;
-use crate::segment::{META_FILE, SEGMENT_FILES, SegmentMeta, SegmentReader, write_files};
+use crate::segment::{
+    META_FILE, SEGMENT_FILES, SegmentLayout, SegmentMeta, SegmentReader, write_files,
+};
 use crate::{LogStoreError, LogStoreOptions, wal_record};
 
 /// A stream's label set and its entries.
@@ -441,10 +443,14 @@ impl LogStore {
         }
         let id = ulid::Ulid::new().to_string();
         let dir = inner.cache_dir().join(tenant.as_str()).join(&id);
-        let rows = inner.options.row_group_rows;
+        let layout = SegmentLayout {
+            row_group_rows: inner.options.row_group_rows,
+            zstd_level: inner.options.flush_zstd_level,
+        };
         let (write_dir, write_id) = (dir.clone(), id.clone());
-        let meta = blocking(move || write_files(&write_dir, &write_id, &streams, rows, Vec::new()))
-            .await?;
+        let meta =
+            blocking(move || write_files(&write_dir, &write_id, &streams, layout, Vec::new()))
+                .await?;
         let reader = Arc::new(self.commit_segment(tenant, &dir, &meta).await?);
         let window = inner.options.unordered_window_ns;
         // Publish and drop the flushed entries under both locks, so a reader sees them once.
@@ -766,7 +772,11 @@ pub fn write_segment_dir(
     streams: &[(Labels, Vec<LogEntry>)],
     row_group_rows: usize,
 ) -> Result<crate::SegmentMeta, LogStoreError> {
-    let meta = write_files(dir, id, streams, row_group_rows, Vec::new())?;
+    let layout = SegmentLayout {
+        row_group_rows,
+        zstd_level: LogStoreOptions::default().flush_zstd_level,
+    };
+    let meta = write_files(dir, id, streams, layout, Vec::new())?;
     let json = serde_json::to_vec_pretty(&meta)
         .map_err(|e| LogStoreError::corrupt("segment meta", e.to_string()))?;
     std::fs::write(dir.join(META_FILE), json)

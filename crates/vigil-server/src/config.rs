@@ -503,6 +503,20 @@ impl Config {
                 reason: "required for the s3 backend".into(),
             });
         }
+        for (key, level) in [
+            ("logs.compression_level", self.logs.compression_level),
+            (
+                "logs.compaction_compression_level",
+                self.logs.compaction_compression_level,
+            ),
+        ] {
+            if !(1..=22).contains(&level) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: format!("zstd level {level} is not between 1 and 22"),
+                });
+            }
+        }
         let rules = self.rules.validate(&listen, &default_tenant)?;
         Ok(Validated {
             rules,
@@ -739,6 +753,22 @@ mod tests {
         let bad = Config::parse("query:\n  timeout: 0s\n").unwrap();
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("query.timeout"), "{err}");
+        for yaml in [
+            "logs:\n  compression_level: 0\n",
+            "logs:\n  compaction_compression_level: 23\n",
+        ] {
+            let err = Config::parse(yaml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("compression_level") && err.contains("zstd level"),
+                "{err}"
+            );
+        }
+        let good = Config::parse("logs:\n  compaction_compression_level: 19\n").unwrap();
+        assert!(good.validate().is_ok());
         let err = Config::parse("query:\n  max_sample: 5\n").unwrap_err();
         assert!(err.contains("max_sample"), "{err}");
         let err = Config::parse("rules:\n  evaluation_intervall: 1m\n").unwrap_err();

@@ -47,6 +47,9 @@ pub(crate) async fn open(
             "logs.compaction_delete_delay",
             &logs.compaction_delete_delay,
         )?,
+        // Both checked by `Config::validate`.
+        flush_zstd_level: logs.compression_level,
+        compaction_zstd_level: logs.compaction_compression_level,
         ..LogStoreOptions::default()
     };
     let (store, report) = LogStore::open(options, object_store)

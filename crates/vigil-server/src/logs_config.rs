@@ -31,6 +31,10 @@ pub struct LogsConfig {
     pub compaction_max_span: String,
     /// Segments replaced by compaction are deleted this long after being replaced.
     pub compaction_delete_delay: String,
+    /// zstd level (1–22) of segments cut from the heads.
+    pub compression_level: i32,
+    /// zstd level (1–22) of segments written by compaction.
+    pub compaction_compression_level: i32,
 }
 
 impl Default for LogsConfig {
@@ -48,6 +52,8 @@ impl Default for LogsConfig {
             compaction_target_bytes: 128 << 20,
             compaction_max_span: "24h".into(),
             compaction_delete_delay: "2h".into(),
+            compression_level: 3,
+            compaction_compression_level: 6,
         }
     }
 }
