@@ -242,7 +242,16 @@ fn backfill_behind_cut_blocks_survives_kill_9() {
         let got = range_values(vigil, "backfilled", start, end);
         assert_eq!(got.len(), instances.len(), "{when}");
         for series in &got {
-            assert_eq!(series.len(), expected.len(), "{when}: samples per series");
+            let missing: Vec<i64> = expected
+                .iter()
+                .filter(|e| !series.contains(e))
+                .map(|(t, _)| (t - start) / 15_000)
+                .collect();
+            assert_eq!(
+                series.len(),
+                expected.len(),
+                "{when}: samples per series; missing points {missing:?}"
+            );
             assert!(series == &expected, "{when}: values differ");
         }
     };

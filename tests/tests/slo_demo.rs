@@ -96,7 +96,9 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
     let mut first_seen: Option<Instant> = None;
     let mut before = None;
     while started.elapsed() < Duration::from_secs(180) {
-        assert_eq!(page_state(&vigil), "inactive", "paged before the outage");
+        // The first live slices hold few requests: noise may start the tier's `for`
+        // (pending), but a page (firing) before the outage is a failure.
+        assert_ne!(page_state(&vigil), "firing", "paged before the outage");
         if let Some(remaining) = budget_remaining(&vigil) {
             before = Some(remaining);
             let since = *first_seen.get_or_insert_with(Instant::now);
@@ -111,23 +113,30 @@ fn an_injected_outage_pages_then_resolves_and_spends_budget() {
     // hold is that it stays below the page tier's 14.4× burn (remaining > 1 − 14.4).
     assert!(before > 1.0 - 14.4, "budget before the outage: {before}");
 
-    // pending → firing during the outage, then resolved after it.
-    let mut seen: Vec<String> = vec!["inactive".into()];
+    // pending → firing during the outage, then resolved after it. The tier may already be
+    // pending from the noise above, so the story is read from the states seen up to the
+    // first firing and after it.
+    let mut seen: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(240);
     while Instant::now() < deadline {
         let state = page_state(&vigil);
         if seen.last() != Some(&state) {
-            seen.push(state);
+            seen.push(state.clone());
         }
-        if seen.len() >= 4 {
+        if state == "inactive" && seen.iter().any(|s| s == "firing") {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+    let fired = seen.iter().position(|s| s == "firing");
+    assert!(
+        fired.is_some_and(|f| f > 0 && seen[f - 1] == "pending"),
+        "page alert states {seen:?}: expected pending, then firing"
+    );
     assert_eq!(
-        seen,
-        vec!["inactive", "pending", "firing", "inactive"],
-        "page alert states"
+        seen.last().map(String::as_str),
+        Some("inactive"),
+        "page alert states {seen:?}: expected the page to resolve"
     );
 
     // The outage spent budget, and the API says so.

@@ -279,7 +279,7 @@ impl Queryable for Tsdb {
         range: TimeRange,
     ) -> Result<Box<dyn Querier>, StorageError> {
         let querier = match self.inner.existing_tenant(tenant) {
-            Some(db) => TsdbQuerier::new(db.head.clone(), db.blocks_snapshot(), range),
+            Some(db) => TsdbQuerier::new(db, range),
             None => TsdbQuerier::empty(range),
         };
         Ok(Box::new(querier))

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use vigil_model::{Labels, MetricMetadata, Sample, TenantId};
@@ -294,6 +294,10 @@ pub(crate) struct Head {
     min_valid_time_ms: AtomicI64,
     min_time_ms: AtomicI64,
     max_time_ms: AtomicI64,
+    /// Counts truncations, raised before one removes anything: a reader that finds it
+    /// changed since it listed the blocks may have missed samples that moved from the head
+    /// into a block it did not list.
+    truncations: AtomicU64,
 }
 
 impl Head {
@@ -306,7 +310,13 @@ impl Head {
             min_valid_time_ms: AtomicI64::new(i64::MIN),
             min_time_ms: AtomicI64::new(i64::MAX),
             max_time_ms: AtomicI64::new(i64::MIN),
+            truncations: AtomicU64::new(0),
         }
+    }
+
+    /// Truncations so far (see the field).
+    pub(crate) fn truncations(&self) -> u64 {
+        self.truncations.load(Ordering::SeqCst)
     }
 
     pub(crate) fn min_valid_time_ms(&self) -> i64 {
@@ -381,6 +391,7 @@ impl Head {
     /// before `cut_ms` that are not in `written` (late samples committed while the block was
     /// written) stay in the head for the next cut.
     pub(crate) fn truncate_before(&self, cut_ms: i64, written: &[(Labels, Vec<Sample>)]) {
+        self.truncations.fetch_add(1, Ordering::SeqCst);
         self.raise_min_valid_time(cut_ms);
         let mut index = self.index.write();
         let mut emptied = Vec::new();

@@ -9,32 +9,43 @@ use vigil_storage::{Querier, SelectHints, Series, SeriesSet, StorageError};
 
 use crate::block::{BlockReader, ChunkMeta};
 use crate::chunk::decode_xor;
+use crate::db::TenantDb;
 use crate::head::{Head, MemSeries, extend_sorted};
 
 pub(crate) struct TsdbQuerier {
     head: Option<Arc<Head>>,
     blocks: Vec<Arc<BlockReader>>,
     range: TimeRange,
+    /// The tenant, to list the blocks again when the head was truncated meanwhile.
+    db: Option<Arc<TenantDb>>,
 }
+
+/// How often a selection re-lists the blocks when head truncations keep racing it.
+const MAX_RELISTS: usize = 8;
 
 /// Where one series' samples come from.
 #[derive(Default)]
 struct Sources {
     head: Option<Arc<MemSeries>>,
     blocks: Vec<(Arc<BlockReader>, Vec<ChunkMeta>)>,
+    /// The head's truncation count when the blocks were listed, and the blocks listed.
+    epoch: u64,
+    listed: Vec<Arc<BlockReader>>,
 }
 
 impl TsdbQuerier {
-    pub(crate) fn new(head: Arc<Head>, blocks: Vec<Arc<BlockReader>>, range: TimeRange) -> Self {
-        let blocks = blocks
-            .into_iter()
-            // Block max_time is exclusive.
-            .filter(|b| range.overlaps(b.meta().min_time, b.meta().max_time.saturating_sub(1)))
-            .collect();
+    /// A querier over `db`: its head and the blocks overlapping `range`.
+    ///
+    /// Maintenance moves samples from the head into a new block (added first) and then
+    /// truncates the head, while a query may be reading: so every selection lists the
+    /// blocks after noting the head's truncation count, and a series read after a
+    /// truncation also reads the blocks added since (see [`load_samples`]).
+    pub(crate) fn new(db: Arc<TenantDb>, range: TimeRange) -> Self {
         Self {
-            head: Some(head),
-            blocks,
+            head: Some(db.head.clone()),
+            blocks: overlapping(db.blocks_snapshot(), range),
             range,
+            db: Some(db),
         }
     }
 
@@ -43,12 +54,45 @@ impl TsdbQuerier {
             head: None,
             blocks: Vec::new(),
             range,
+            db: None,
         }
     }
 
+    /// The head's truncation count, then the blocks now listed (in that order: a block
+    /// cut before a truncation is listed before it).
+    fn current_blocks(&self) -> (u64, Vec<Arc<BlockReader>>) {
+        match (&self.head, &self.db) {
+            (Some(head), Some(db)) => {
+                let epoch = head.truncations();
+                (epoch, overlapping(db.blocks_snapshot(), self.range))
+            }
+            _ => (0, self.blocks.clone()),
+        }
+    }
+
+    /// Sources of the series matching `matchers`, consistent with one truncation count:
+    /// listed again while a truncation races the listing.
     fn sources(&self, matchers: &[Matcher]) -> BTreeMap<Labels, Sources> {
+        let mut attempt = 0;
+        loop {
+            let (epoch, blocks) = self.current_blocks();
+            let by_labels = self.sources_over(matchers, &blocks, epoch);
+            attempt += 1;
+            let stable = self.head.as_ref().is_none_or(|h| h.truncations() == epoch);
+            if stable || attempt >= MAX_RELISTS {
+                return by_labels;
+            }
+        }
+    }
+
+    fn sources_over(
+        &self,
+        matchers: &[Matcher],
+        blocks: &[Arc<BlockReader>],
+        epoch: u64,
+    ) -> BTreeMap<Labels, Sources> {
         let mut by_labels: BTreeMap<Labels, Sources> = BTreeMap::new();
-        for block in &self.blocks {
+        for block in blocks {
             for series in block.select(matchers, self.range.min_ms, self.range.max_ms) {
                 by_labels
                     .entry(series.labels)
@@ -63,34 +107,84 @@ impl TsdbQuerier {
                 by_labels.entry(labels).or_default().head = Some(series);
             }
         }
+        for sources in by_labels.values_mut() {
+            sources.epoch = epoch;
+            sources.listed = blocks.to_vec();
+        }
         by_labels
     }
 }
 
-fn load_samples(sources: &Sources, range: TimeRange) -> Result<Vec<Sample>, StorageError> {
-    let mut merged: Vec<Sample> = Vec::new();
-    for (block, chunks) in &sources.blocks {
-        for meta in chunks {
-            let chunk = block
-                .read_chunk(meta)
-                .map_err(|err| StorageError::Corrupt {
-                    what: format!("block {}", block.meta().ulid),
-                    reason: err.to_string(),
-                })?;
-            let samples = decode_xor(&chunk.data).map_err(|err| StorageError::Corrupt {
-                what: format!("chunk in block {}", block.meta().ulid),
+fn overlapping(blocks: Vec<Arc<BlockReader>>, range: TimeRange) -> Vec<Arc<BlockReader>> {
+    blocks
+        .into_iter()
+        // Block max_time is exclusive.
+        .filter(|b| range.overlaps(b.meta().min_time, b.meta().max_time.saturating_sub(1)))
+        .collect()
+}
+
+/// Appends the samples of `labels` in `block`'s chunks within `range`.
+fn read_block(
+    block: &BlockReader,
+    chunks: &[ChunkMeta],
+    range: TimeRange,
+    merged: &mut Vec<Sample>,
+) -> Result<(), StorageError> {
+    for meta in chunks {
+        let chunk = block
+            .read_chunk(meta)
+            .map_err(|err| StorageError::Corrupt {
+                what: format!("block {}", block.meta().ulid),
                 reason: err.to_string(),
             })?;
-            let in_range: Vec<Sample> = samples
-                .into_iter()
-                .filter(|s| range.contains(s.timestamp_ms))
-                .collect();
-            extend_sorted(&mut merged, in_range);
-        }
+        let samples = decode_xor(&chunk.data).map_err(|err| StorageError::Corrupt {
+            what: format!("chunk in block {}", block.meta().ulid),
+            reason: err.to_string(),
+        })?;
+        let in_range: Vec<Sample> = samples
+            .into_iter()
+            .filter(|s| range.contains(s.timestamp_ms))
+            .collect();
+        extend_sorted(merged, in_range);
+    }
+    Ok(())
+}
+
+/// Reads one series: its listed blocks, then the head. When the head was truncated since
+/// the blocks were listed, samples read from the head may lack some that moved into a block
+/// cut meanwhile (always added before the truncation): those blocks are read too, and
+/// samples present in both count once.
+fn load_samples(
+    labels: &Labels,
+    sources: &Sources,
+    range: TimeRange,
+    db: Option<&Arc<TenantDb>>,
+) -> Result<Vec<Sample>, StorageError> {
+    let mut merged: Vec<Sample> = Vec::new();
+    for (block, chunks) in &sources.blocks {
+        read_block(block, chunks, range, &mut merged)?;
     }
     if let Some(series) = &sources.head {
         let head_samples = series.data.lock().samples_in(range.min_ms, range.max_ms);
         extend_sorted(&mut merged, head_samples);
+    }
+    if let Some(db) = db
+        && db.head.truncations() != sources.epoch
+    {
+        let exact: Vec<Matcher> = labels
+            .iter()
+            .map(|l| Matcher::equal(l.name.clone(), l.value.clone()))
+            .collect();
+        for block in overlapping(db.blocks_snapshot(), range) {
+            if sources.listed.iter().any(|b| Arc::ptr_eq(b, &block)) {
+                continue;
+            }
+            for series in block.select(&exact, range.min_ms, range.max_ms) {
+                if &series.labels == labels {
+                    read_block(&block, &series.chunks, range, &mut merged)?;
+                }
+            }
+        }
     }
     Ok(merged)
 }
@@ -103,12 +197,13 @@ impl Querier for TsdbQuerier {
         }
         let range = self.range;
         let series_only = hints.series_only;
+        let db = self.db.clone();
         Ok(Box::new(sources.into_iter().map(
             move |(labels, sources)| {
                 let samples = if series_only {
                     Vec::new()
                 } else {
-                    load_samples(&sources, range)?
+                    load_samples(&labels, &sources, range, db.as_ref())?
                 };
                 Ok(Series { labels, samples })
             },

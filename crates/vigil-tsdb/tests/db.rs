@@ -559,3 +559,62 @@ async fn overlapping_blocks_are_merged_without_losing_samples() {
     assert_eq!(got[0].samples.len(), expected.len());
     assert!(got[0].samples == expected);
 }
+
+/// A query that started before maintenance moved samples from the head into a block still
+/// reads every sample: whether the move lands before its selection or while it iterates
+/// the selected series (samples that left the head are read from the new block).
+#[tokio::test]
+async fn reads_racing_a_block_cut_see_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), strict(dir.path())).await;
+    let start = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
+    let samples = span(start, 7);
+    let series = [
+        (metric("cpu"), samples.clone()),
+        (metric("mem"), samples.clone()),
+    ];
+    write(&db, &series).await;
+    let matcher = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
+
+    // The querier exists, its selection runs after the cut.
+    let before_select = db.querier(&tenant(), TimeRange::ALL).unwrap();
+    // The selection exists, its series are read after the next cut.
+    let second = db.querier(&tenant(), TimeRange::ALL).unwrap();
+    let report = db.run_maintenance().await.unwrap();
+    assert!(report.blocks_cut >= 2, "{report:?}");
+    let got: Vec<Series> = before_select
+        .select(std::slice::from_ref(&matcher), &SelectHints::default())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got.len(), 2);
+    for s in &got {
+        assert_eq!(s.samples, samples, "selected after the cut: {}", s.labels);
+    }
+
+    // More hours, so the next maintenance cuts again while `selected` is unread.
+    let later = span(start + 7 * HOUR, 4);
+    write(
+        &db,
+        &[
+            (metric("cpu"), later.clone()),
+            (metric("mem"), later.clone()),
+        ],
+    )
+    .await;
+    let selected = second.select(&[matcher], &SelectHints::default()).unwrap();
+    let report = db.run_maintenance().await.unwrap();
+    assert!(report.blocks_cut >= 1, "{report:?}");
+    let got: Vec<Series> = selected.map(Result::unwrap).collect();
+    let all: Vec<Sample> = samples.iter().chain(&later).copied().collect();
+    assert_eq!(got.len(), 2);
+    for s in &got {
+        assert_eq!(
+            s.samples.len(),
+            all.len(),
+            "read after the second cut: {}",
+            s.labels
+        );
+        assert_eq!(s.samples, all, "read after the second cut: {}", s.labels);
+    }
+}
