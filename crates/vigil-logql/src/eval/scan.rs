@@ -65,8 +65,9 @@ impl Windows {
 /// One series' difference arrays over the steps.
 struct SeriesDiff {
     labels: Labels,
-    /// The oldest entry counted, to name the series an error report names first.
-    first_ts: i64,
+    /// The first entry counted, as (time, index of its part in the source's order): the
+    /// order the ordered evaluation meets series in, to name the one an error report names.
+    first: (i64, usize),
     counts: Vec<i64>,
     bytes: Vec<i64>,
 }
@@ -100,7 +101,7 @@ impl Acc {
         }
         self.series.push(SeriesDiff {
             labels: labels.clone(),
-            first_ts: i64::MAX,
+            first: (i64::MAX, usize::MAX),
             counts: vec![0; self.n + 1],
             bytes: if self.with_bytes {
                 vec![0; self.n + 1]
@@ -112,9 +113,9 @@ impl Acc {
         Ok(self.series.len() - 1)
     }
 
-    fn add(&mut self, id: usize, ts: i64, (k0, k1): (usize, usize), bytes: i64) {
+    fn add(&mut self, id: usize, at: (i64, usize), (k0, k1): (usize, usize), bytes: i64) {
         let s = &mut self.series[id];
-        s.first_ts = s.first_ts.min(ts);
+        s.first = s.first.min(at);
         if k0 >= k1 {
             return;
         }
@@ -130,7 +131,7 @@ impl Acc {
         for s in other.series {
             let id = self.id(s.labels)?;
             let mine = &mut self.series[id];
-            mine.first_ts = mine.first_ts.min(s.first_ts);
+            mine.first = mine.first.min(s.first);
             for (a, b) in mine.counts.iter_mut().zip(&s.counts) {
                 *a += b;
             }
@@ -164,7 +165,7 @@ pub(super) fn scan_range(
     parts: Vec<Box<dyn LogScanPart>>,
 ) -> Result<ScanResult, EvalError> {
     let threads = plan.opts.scan_threads.clamp(1, parts.len().max(1));
-    let queue = Mutex::new(parts.into_iter());
+    let queue = Mutex::new(parts.into_iter().enumerate());
     let failed = AtomicBool::new(false);
     let run = || -> Result<(Acc, u64, u64), EvalError> {
         let result = worker(plan, &queue, &failed);
@@ -206,7 +207,7 @@ fn finish(plan: &ScanPlan<'_>, acc: Acc) -> Result<Vec<Vec<(Labels, f64)>>, Eval
     let mut series = acc.series;
     // A series with `__error__` fails the query at the first step it has a value, naming
     // the series seen first, as the evaluation in time order does.
-    let mut error: Option<(usize, i64, &Labels)> = None;
+    let mut error: Option<(usize, (i64, usize), &Labels)> = None;
     for s in &series {
         if s.labels.get(ERROR_LABEL).is_none() {
             continue;
@@ -217,9 +218,9 @@ fn finish(plan: &ScanPlan<'_>, acc: Acc) -> Result<Vec<Vec<(Labels, f64)>>, Eval
             count > 0
         });
         if let Some(k) = first_step
-            && error.is_none_or(|(ek, ets, _)| (k, s.first_ts) < (ek, ets))
+            && error.is_none_or(|(ek, ef, _)| (k, s.first) < (ek, ef))
         {
-            error = Some((k, s.first_ts, &s.labels));
+            error = Some((k, s.first, &s.labels));
         }
     }
     if let Some((_, _, labels)) = error {
@@ -251,7 +252,7 @@ fn finish(plan: &ScanPlan<'_>, acc: Acc) -> Result<Vec<Vec<(Labels, f64)>>, Eval
 /// Takes parts off the queue until it is empty or another thread failed.
 fn worker(
     plan: &ScanPlan<'_>,
-    queue: &Mutex<std::vec::IntoIter<Box<dyn LogScanPart>>>,
+    queue: &Mutex<std::iter::Enumerate<std::vec::IntoIter<Box<dyn LogScanPart>>>>,
     failed: &AtomicBool,
 ) -> Result<(Acc, u64, u64), EvalError> {
     let with_bytes = sums_bytes(plan.op);
@@ -281,7 +282,7 @@ fn worker(
             Ok(mut parts) => parts.next(),
             Err(_) => return Err(EvalError::Execution("a scan thread panicked".into())),
         };
-        let Some(part) = next else {
+        let Some((part_index, part)) = next else {
             break;
         };
         let stream = part.stream().clone();
@@ -325,7 +326,7 @@ fn worker(
                         (acc.id(p.labels)?, p.line_len)
                     };
                     let len = if with_bytes { len as i64 } else { 0 };
-                    acc.add(id, ts, plan.windows.covering(ts), len);
+                    acc.add(id, (ts, part_index), plan.windows.covering(ts), len);
                 }
                 Ok(())
             };
