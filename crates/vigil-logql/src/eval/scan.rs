@@ -65,9 +65,11 @@ impl Windows {
 /// One series' difference arrays over the steps.
 struct SeriesDiff {
     labels: Labels,
-    /// The first entry counted, as (time, index of its part in the source's order): the
-    /// order the ordered evaluation meets series in, to name the one an error report names.
-    first: (i64, usize),
+    /// The first entry counted, as (time, index of its part in the source's order, row in
+    /// the part): the order the ordered evaluation meets series in. Series are listed in
+    /// that order, so that aggregations add them up in the same order, and an error names
+    /// the series the ordered evaluation would.
+    first: (i64, usize, usize),
     counts: Vec<i64>,
     bytes: Vec<i64>,
 }
@@ -101,7 +103,7 @@ impl Acc {
         }
         self.series.push(SeriesDiff {
             labels: labels.clone(),
-            first: (i64::MAX, usize::MAX),
+            first: (i64::MAX, usize::MAX, usize::MAX),
             counts: vec![0; self.n + 1],
             bytes: if self.with_bytes {
                 vec![0; self.n + 1]
@@ -113,7 +115,7 @@ impl Acc {
         Ok(self.series.len() - 1)
     }
 
-    fn add(&mut self, id: usize, at: (i64, usize), (k0, k1): (usize, usize), bytes: i64) {
+    fn add(&mut self, id: usize, at: (i64, usize, usize), (k0, k1): (usize, usize), bytes: i64) {
         let s = &mut self.series[id];
         s.first = s.first.min(at);
         if k0 >= k1 {
@@ -155,7 +157,8 @@ pub(super) struct ScanPlan<'p> {
     pub(super) opts: EvalOptions,
 }
 
-/// Per-step samples `(labels, value)` of the range aggregation, each step sorted by labels,
+/// Per-step samples `(labels, value)` of the range aggregation, each step in the order the
+/// ordered evaluation meets the series,
 /// plus the lines and bytes the scan looked at.
 pub(super) type ScanResult = (Vec<Vec<(Labels, f64)>>, u64, u64);
 
@@ -207,7 +210,7 @@ fn finish(plan: &ScanPlan<'_>, acc: Acc) -> Result<Vec<Vec<(Labels, f64)>>, Eval
     let mut series = acc.series;
     // A series with `__error__` fails the query at the first step it has a value, naming
     // the series seen first, as the evaluation in time order does.
-    let mut error: Option<(usize, (i64, usize), &Labels)> = None;
+    let mut error: Option<(usize, (i64, usize, usize), &Labels)> = None;
     for s in &series {
         if s.labels.get(ERROR_LABEL).is_none() {
             continue;
@@ -226,7 +229,7 @@ fn finish(plan: &ScanPlan<'_>, acc: Acc) -> Result<Vec<Vec<(Labels, f64)>>, Eval
     if let Some((_, _, labels)) = error {
         return Err(super::metric::pipeline_error(labels));
     }
-    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    series.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.labels.cmp(&b.labels)));
     for s in series {
         let (mut count, mut bytes) = (0i64, 0i64);
         for (k, step) in out.iter_mut().enumerate() {
@@ -288,11 +291,14 @@ fn worker(
         let stream = part.stream().clone();
         // With line filters only, a series is known by its structured metadata.
         let mut known: Vec<(Labels, usize)> = Vec::new();
+        // Rows met so far in this part, in its order.
+        let mut row_seq = 0usize;
         let mut stopped: Option<EvalError> = None;
         let mut visit = |batch: &LogBatch<'_>| -> Result<(), StorageError> {
             let mut step = || -> Result<(), EvalError> {
                 plan.opts.check_deadline()?;
                 for row in batch.rows() {
+                    row_seq += 1;
                     let ts = batch.timestamp(row);
                     if ts <= plan.windows.first || ts > plan.windows.last {
                         continue;
@@ -326,7 +332,12 @@ fn worker(
                         (acc.id(p.labels)?, p.line_len)
                     };
                     let len = if with_bytes { len as i64 } else { 0 };
-                    acc.add(id, (ts, part_index), plan.windows.covering(ts), len);
+                    acc.add(
+                        id,
+                        (ts, part_index, row_seq),
+                        plan.windows.covering(ts),
+                        len,
+                    );
                 }
                 Ok(())
             };

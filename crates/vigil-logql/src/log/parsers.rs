@@ -219,19 +219,21 @@ fn logfmt_pairs(line: &str, strict: bool) -> (Vec<Pair<'_>>, Option<String>) {
                     }
                     b'\\' if i + 1 < b.len() => {
                         let val = val.get_or_insert_with(|| line[vs..i].to_string());
-                        let c = b[i + 1];
-                        match c {
-                            b'n' => val.push('\n'),
-                            b't' => val.push('\t'),
-                            b'r' => val.push('\r'),
-                            b'"' => val.push('"'),
-                            b'\\' => val.push('\\'),
+                        // `i + 1` follows an ASCII byte, so it starts a character.
+                        let escaped = line.get(i + 1..).and_then(|r| r.chars().next());
+                        let ch = escaped.unwrap_or('\\');
+                        match ch {
+                            'n' => val.push('\n'),
+                            't' => val.push('\t'),
+                            'r' => val.push('\r'),
+                            '"' => val.push('"'),
+                            '\\' => val.push('\\'),
                             other => {
                                 val.push('\\');
-                                val.push(other as char);
+                                val.push(other);
                             }
                         }
-                        i += 2;
+                        i += 1 + ch.len_utf8();
                     }
                     _ => {
                         let ch = line[i..].chars().next().unwrap_or(' ');
@@ -378,6 +380,11 @@ mod tests {
     #[test]
     fn sanitizes() {
         assert_eq!(sanitize_label_name("1a.b-c"), "_1a_b_c");
+        let (pairs, _) = logfmt_pairs("a=\"\\ዂ\" b=\"x\\é\"", true);
+        assert_eq!(
+            pairs,
+            vec![("a", Some("\\ዂ".into())), ("b", Some("x\\é".into()))]
+        );
         for key in ["1a.b-c", "ok_name", "Caps9", " padded ", "", "é"] {
             assert_eq!(sanitized(key), sanitize_label_name(key), "{key:?}");
         }
