@@ -38,6 +38,46 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
+/// Starts `vigil serve` with `config_path` on `127.0.0.1:0`, its stderr in `log_path` and
+/// `envs` set, and forwards the address it reports listening on to the returned channel.
+pub fn spawn_vigil(
+    bin: &Path,
+    config_path: &Path,
+    data_dir: &Path,
+    log_path: &Path,
+    envs: &[(&str, &str)],
+) -> Result<(Child, mpsc::Receiver<String>)> {
+    let mut child = Command::new(bin)
+        .arg("serve")
+        .arg("--config")
+        .arg(config_path)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log_path)?)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build --release -p vigil` or pass --vigil-bin)",
+                bin.display()
+            )
+        })?;
+    let stdout = child.stdout.take().context("vigil stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    Ok((child, rx))
+}
+
 /// `$VIGIL_BIN`, else `vigil` next to the running executable (cargo's target dir).
 pub fn default_vigil_bin() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("VIGIL_BIN") {
@@ -63,33 +103,7 @@ impl VigilProcess {
         let config_path = dir.path().join("vigil.yaml");
         let log_path = dir.path().join("vigil.log");
         std::fs::write(&config_path, config_yaml)?;
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log_path)?)
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "starting {} (build it with `cargo build --release -p vigil` or pass --vigil-bin)",
-                    bin.display()
-                )
-            })?;
-        let stdout = child.stdout.take().context("vigil stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
+        let (child, rx) = spawn_vigil(bin, &config_path, &data_dir, &log_path, &[])?;
         let mut server = Self {
             child,
             base_url: String::new(),

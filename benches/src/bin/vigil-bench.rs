@@ -12,12 +12,12 @@
 //! Example: `cargo run --release -p vigil-benches --bin vigil-bench -- --series 10000
 //! --rounds 800 --clients 4 --targets vigil,prometheus --runs 3`
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError, mpsc};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -27,6 +27,7 @@ use vigil_benches::disk::{
 };
 use vigil_benches::duration::parse_duration_ms;
 use vigil_benches::node_exporter::{ScrapeClock, metric_names, node_exporter_series};
+use vigil_benches::process::{default_vigil_bin, spawn_vigil};
 use vigil_benches::remote_write::{HEADERS, encode_body, timeseries};
 use vigil_benches::rng::{Rng, mix64};
 
@@ -283,18 +284,6 @@ impl Server {
     }
 }
 
-fn default_vigil_bin() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var("VIGIL_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().context("locating this executable")?;
-    let mut dir = exe.parent().context("executable has no directory")?;
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir = dir.parent().context("deps dir has no parent")?;
-    }
-    Ok(dir.join("vigil"))
-}
-
 fn start_vigil(args: &Args, bin: &Path) -> Result<Server> {
     let dir = tempfile::tempdir()?;
     let data_dir = dir.path().join("data");
@@ -306,34 +295,13 @@ fn start_vigil(args: &Args, bin: &Path) -> Result<Server> {
         args.wal_fsync, args.block_range, args.out_of_order_window, args.maintenance_interval
     );
     std::fs::write(&config_path, config)?;
-    let mut child = Command::new(bin)
-        .arg("serve")
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path)?)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with `cargo build --release -p vigil` or pass --vigil-bin)",
-                bin.display()
-            )
-        })?;
-    let stdout = child.stdout.take().context("vigil stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
+    let (child, rx) = spawn_vigil(
+        bin,
+        &config_path,
+        &data_dir,
+        &log_path,
+        &[("RUST_LOG", "warn")],
+    )?;
     let mut server = Server {
         target: Target::Vigil,
         child,
