@@ -26,6 +26,8 @@ use crate::rng::{Rng, mix64};
 
 /// A trace id that occurs in exactly [`RARE_NEEDLE_COUNT`] `api` lines (one request's trace).
 pub const RARE_NEEDLE: &str = "trace_id=5e1d0c4b9a8f7e6d5c4b3a2918f7e6d5";
+/// The id of [`RARE_NEEDLE`] alone, as Grafana's trace-to-logs link searches for it.
+pub const RARE_ID: &str = "5e1d0c4b9a8f7e6d5c4b3a2918f7e6d5";
 /// How often [`RARE_NEEDLE`] occurs.
 pub const RARE_NEEDLE_COUNT: usize = 5;
 /// A rare error message, planted in [`RARE_NEEDLE_COUNT`] other `api` lines: words, where
@@ -913,6 +915,9 @@ mod tests {
         let (lines, totals) = collect(&spec);
         let rare = lines.iter().filter(|l| l.2.contains(RARE_NEEDLE)).count();
         assert_eq!(rare, RARE_NEEDLE_COUNT);
+        assert!(RARE_NEEDLE.ends_with(&format!("={RARE_ID}")));
+        let bare = lines.iter().filter(|l| l.2.contains(RARE_ID)).count();
+        assert_eq!(bare, RARE_NEEDLE_COUNT);
         let rare_text = lines
             .iter()
             .filter(|l| l.2.contains(RARE_TEXT_NEEDLE))

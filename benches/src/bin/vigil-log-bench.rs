@@ -26,7 +26,7 @@ use prost::Message;
 use serde_json::Value;
 use vigil_benches::duration::parse_duration_ms;
 use vigil_benches::log_corpus::{
-    self, ABSENT_NEEDLE, App, COMMON_NEEDLE, CorpusSpec, CorpusTotals, RARE_NEEDLE,
+    self, ABSENT_NEEDLE, App, COMMON_NEEDLE, CorpusSpec, CorpusTotals, RARE_ID, RARE_NEEDLE,
     RARE_NEEDLE_COUNT, RARE_TEXT_NEEDLE,
 };
 use vigil_benches::process::{VigilProcess, agent, cpu_seconds, default_vigil_bin, dir_bytes};
@@ -549,6 +549,13 @@ fn queries(totals: &CorpusTotals) -> Vec<QuerySpec> {
             logql: format!("{{app=\"api\"}} |= \"{RARE_NEEDLE}\""),
             step_s: None,
             rg_args: rg(&["-c", "-F", RARE_NEEDLE]),
+            expect: Expect::Entries(RARE_NEEDLE_COUNT as u64),
+        },
+        QuerySpec {
+            name: "log, rare bare id",
+            logql: format!("{{app=\"api\"}} |= \"{RARE_ID}\""),
+            step_s: None,
+            rg_args: rg(&["-c", "-F", RARE_ID]),
             expect: Expect::Entries(RARE_NEEDLE_COUNT as u64),
         },
         QuerySpec {

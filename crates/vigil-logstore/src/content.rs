@@ -1,11 +1,16 @@
-//! The content index of a segment: a tantivy index with one document per Parquet row group
-//! whose terms are the distinct byte trigrams of the row group's lines. A `|=` literal can
-//! only occur in a row group holding every trigram of the literal, so intersecting the
-//! trigram postings yields the row groups worth reading. Literals shorter than three bytes
-//! prune nothing. Persisted as one packed file (layout in `docs/format/log-segment.md`).
+//! The content index of a segment, in two parts that each prune `|=` literals:
+//! - a tantivy index with one document per Parquet row group whose terms are the distinct
+//!   byte trigrams of the row group's lines. A literal can only occur in a row group holding
+//!   every trigram of the literal, so intersecting the trigram postings yields the row
+//!   groups worth reading. Literals shorter than three bytes prune nothing by trigrams;
+//! - from version 2, a Bloom filter of token keys per row group ([`crate::tokens`]), which
+//!   prunes the random identifiers whose trigrams are everywhere.
+//!
+//! Persisted as one packed file (layout in `docs/format/log-segment.md`).
 
 use std::path::{Path, PathBuf};
 
+use parquet::bloom_filter::Sbbf;
 use roaring::RoaringBitmap;
 use tantivy::collector::DocSetCollector;
 use tantivy::directory::RamDirectory;
@@ -15,9 +20,11 @@ use tantivy::{Directory, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyD
 
 use crate::LogStoreError;
 use crate::codec::{Reader, Writer, seal, unseal};
+use crate::tokens;
 
 const MAGIC: &[u8; 4] = b"VLCI";
-const VERSION: u8 = 1;
+/// Version written; version 1 (no token filters) is still read.
+const VERSION: u8 = 2;
 const TRIGRAM_FIELD: &str = "trigram";
 const ROW_GROUP_FIELD: &str = "row_group";
 
@@ -71,11 +78,11 @@ impl TrigramSet {
 #[cfg(test)]
 pub(crate) fn build(
     scratch_dir: &Path,
-    row_groups: impl Iterator<Item = (u32, Vec<u64>)>,
+    row_groups: impl Iterator<Item = (u32, Vec<u64>, Sbbf)>,
 ) -> Result<Vec<u8>, LogStoreError> {
     let mut builder = ContentBuilder::create(scratch_dir)?;
-    for (row_group, trigrams) in row_groups {
-        builder.add(row_group, trigrams)?;
+    for (row_group, trigrams, tokens) in row_groups {
+        builder.add(row_group, trigrams, tokens)?;
     }
     builder.finish()
 }
@@ -87,6 +94,8 @@ pub(crate) struct ContentBuilder {
     writer: IndexWriter<TantivyDocument>,
     trigram: Field,
     row_group: Field,
+    /// The token filter of each row group added, in order.
+    tokens: Vec<Sbbf>,
 }
 
 impl ContentBuilder {
@@ -102,11 +111,24 @@ impl ContentBuilder {
             writer,
             trigram,
             row_group,
+            tokens: Vec::new(),
         })
     }
 
-    /// Adds the document of one row group.
-    pub(crate) fn add(&mut self, row_group: u32, trigrams: Vec<u64>) -> Result<(), LogStoreError> {
+    /// Adds the trigrams and token filter of one row group; row groups come in order.
+    pub(crate) fn add(
+        &mut self,
+        row_group: u32,
+        trigrams: Vec<u64>,
+        tokens: Sbbf,
+    ) -> Result<(), LogStoreError> {
+        if row_group as usize != self.tokens.len() {
+            return Err(LogStoreError::corrupt(
+                "content index writer",
+                format!("row group {row_group} added after {}", self.tokens.len()),
+            ));
+        }
+        self.tokens.push(tokens);
         let mut doc = TantivyDocument::default();
         doc.add_u64(self.row_group, u64::from(row_group));
         for t in trigrams {
@@ -121,6 +143,7 @@ impl ContentBuilder {
         let Self {
             scratch_dir,
             mut writer,
+            tokens,
             ..
         } = self;
         writer.commit()?;
@@ -147,6 +170,13 @@ impl ContentBuilder {
             w.bytes(name.as_bytes());
             w.bytes(data);
         }
+        w.u32(tokens.len() as u32);
+        let mut filter_bytes = Vec::new();
+        for filter in &tokens {
+            filter_bytes.clear();
+            filter.write(&mut filter_bytes)?;
+            w.bytes(&filter_bytes);
+        }
         let _ = std::fs::remove_dir_all(&scratch_dir);
         Ok(seal(w.buf))
     }
@@ -156,6 +186,8 @@ impl ContentBuilder {
 pub(crate) struct ContentIndex {
     reader: IndexReader,
     trigram: Field,
+    /// The token filter of each row group (absent in version 1).
+    tokens: Option<Vec<Sbbf>>,
 }
 
 impl ContentIndex {
@@ -168,7 +200,7 @@ impl ContentIndex {
             return Err(LogStoreError::corrupt("content index", "bad magic"));
         }
         let version = r.u8()?;
-        if version != VERSION {
+        if version != 1 && version != 2 {
             return Err(LogStoreError::corrupt(
                 "content index",
                 format!("unknown version {version}"),
@@ -183,18 +215,69 @@ impl ContentIndex {
                 .atomic_write(Path::new(&name), data)
                 .map_err(|e| LogStoreError::io(format!("loading content index file {name}"), e))?;
         }
+        let tokens = if version >= 2 {
+            let count = r.u32()?;
+            let mut filters = Vec::new();
+            for row_group in 0..count {
+                let filter = Sbbf::from_bytes(r.bytes()?)?;
+                if filter.num_blocks() == 0 {
+                    return Err(LogStoreError::corrupt(
+                        "content index",
+                        format!("empty token filter for row group {row_group}"),
+                    ));
+                }
+                filters.push(filter);
+            }
+            Some(filters)
+        } else {
+            None
+        };
+        if !r.is_empty() {
+            return Err(LogStoreError::corrupt("content index", "trailing bytes"));
+        }
         let index = Index::open(directory)?;
         let trigram = index.schema().get_field(TRIGRAM_FIELD)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(Self { reader, trigram })
+        Ok(Self {
+            reader,
+            trigram,
+            tokens,
+        })
     }
 
-    /// Row groups that may contain every literal; `None` when no literal is long enough to
-    /// prune (every row group is a candidate).
+    /// Row groups that may contain every literal; `None` when no literal can prune (every
+    /// row group is a candidate).
     pub(crate) fn candidates(
+        &self,
+        literals: &[String],
+    ) -> Result<Option<RoaringBitmap>, LogStoreError> {
+        let by_trigrams = self.trigram_candidates(literals)?;
+        let Some(filters) = &self.tokens else {
+            return Ok(by_trigrams);
+        };
+        let keys: Vec<&[u8]> = literals
+            .iter()
+            .flat_map(|l| tokens::literal_keys(l.as_bytes()))
+            .collect();
+        if keys.is_empty() {
+            return Ok(by_trigrams);
+        }
+        let passes = |row_group: u32| {
+            filters
+                .get(row_group as usize)
+                .is_none_or(|f| keys.iter().all(|k| f.check(*k)))
+        };
+        Ok(Some(match by_trigrams {
+            Some(bitmap) => bitmap.into_iter().filter(|&rg| passes(rg)).collect(),
+            None => (0..filters.len() as u32).filter(|&rg| passes(rg)).collect(),
+        }))
+    }
+
+    /// Row groups holding every trigram of every literal; `None` when no literal has one.
+    fn trigram_candidates(
         &self,
         literals: &[String],
     ) -> Result<Option<RoaringBitmap>, LogStoreError> {
@@ -244,14 +327,24 @@ mod tests {
             vec!["GET /index.html 200", "POST /login 302"],
             vec!["disk full on /dev/sda1", "needle in a haystack"],
             vec!["nothing here", "or here"],
+            vec!["id=x d=abcdefg efgh"],
+            vec!["GET id=abcdefgh9 200"],
+            vec!["5e1d0c4b9a8f7e6d5c4b3a", "b3a2918f7e6d5"],
+            vec!["span=x5e1d0c4b9a8f7e6d5c4b3a2918f7e6d5y"],
         ];
         let mut set = TrigramSet::new();
-        let trigrams: Vec<(u32, Vec<u64>)> = groups
+        let trigrams: Vec<(u32, Vec<u64>, Sbbf)> = groups
             .iter()
             .enumerate()
             .map(|(i, lines)| {
                 lines.iter().for_each(|l| set.add_line(l.as_bytes()));
-                (i as u32, set.drain())
+                let mut keys = std::collections::HashSet::new();
+                for line in lines {
+                    tokens::line_keys(line.as_bytes(), |k| {
+                        keys.insert(k);
+                    });
+                }
+                (i as u32, set.drain(), tokens::filter(keys.into_iter()))
             })
             .collect();
         let packed = build(&dir.path().join("scratch"), trigrams.into_iter()).unwrap();
@@ -268,6 +361,21 @@ mod tests {
         assert_eq!(hits(&["/"]), None, "too short to prune");
         assert_eq!(hits(&["needle", "GET"]), Some(vec![]));
         assert_eq!(hits(&["absent"]), Some(vec![]));
+        assert_eq!(
+            hits(&["id=abcdefgh"]),
+            Some(vec![4]),
+            "row group 3 holds every trigram but not the token"
+        );
+        assert_eq!(
+            hits(&["abcdefgh"]),
+            Some(vec![3, 4]),
+            "unbounded on the left, the id may end a longer token: trigrams alone prune"
+        );
+        assert_eq!(
+            hits(&["5e1d0c4b9a8f7e6d5c4b3a2918f7e6d5"]),
+            Some(vec![6]),
+            "a bare id: row group 5 holds its trigrams, not its winnowed grams"
+        );
         let mut damaged = packed.clone();
         damaged[10] ^= 1;
         assert!(ContentIndex::open(&damaged).is_err());

@@ -3,8 +3,8 @@
 //! Owns the log WAL (records in `docs/format/log-wal-records.md`, written through
 //! `vigil-wal` with group commit), the in-memory head per stream, cutting chunks by size or
 //! age into segments on the object store (`docs/format/log-segment.md`: Parquet entries with
-//! zstd and time statistics per row group, a roaring label index, a tantivy trigram content
-//! index, `meta.json` last as the commit marker), the local segment cache, retention,
+//! zstd and time statistics per row group, a roaring label index, a content index of tantivy
+//! trigrams and token Bloom filters per row group, `meta.json` last as the commit marker), the local segment cache, retention,
 //! compaction of small segments with delayed deletion of the replaced ones, and the reads
 //! that merge head and segments. Implements the log traits of `vigil-storage`.
 //!
@@ -20,6 +20,7 @@ mod options;
 mod querier;
 mod segment;
 mod store;
+mod tokens;
 mod wal_record;
 
 pub use compact::{CompactionReport, DeletionMark};

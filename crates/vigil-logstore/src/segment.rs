@@ -1,10 +1,10 @@
 //! Log segments (layout in `docs/format/log-segment.md`): what one flush of a tenant's
 //! chunks produces. `data.parquet` holds the entries, one stream per row group, rows in
 //! time order; `index.bin` holds the stream label sets with their row groups and roaring
-//! postings per label pair; `content.bin` the trigram content index; `meta.json`, written
-//! last, commits the segment.
+//! postings per label pair; `content.bin` the content index (trigrams and token
+//! filters); `meta.json`, written last, commits the segment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,10 +23,12 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use vigil_model::{Direction, Label, Labels, LogEntry, LogTimeRange, MatchOp, Matcher};
 use vigil_storage::{LogBatch, StorageError, rows_containing};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::LogStoreError;
 use crate::codec::{Reader, Writer, seal, unseal};
 use crate::content::{ContentBuilder, ContentIndex, TrigramSet};
+use crate::tokens;
 
 pub(crate) const DATA_FILE: &str = "data.parquet";
 pub(crate) const INDEX_FILE: &str = "index.bin";
@@ -253,7 +255,15 @@ impl SegmentWriter {
         )?;
         self.writer.write(&batch)?;
         self.writer.flush()?;
-        self.content.add(self.row_group, self.trigrams.drain())?;
+        let mut keys: HashSet<&[u8], Xxh3DefaultBuilder> = HashSet::default();
+        for entry in &chunk {
+            tokens::line_keys(entry.line.as_bytes(), |k| {
+                keys.insert(k);
+            });
+        }
+        let filter = tokens::filter(keys.into_iter());
+        self.content
+            .add(self.row_group, self.trigrams.drain(), filter)?;
         self.row_group += 1;
         if let Some(info) = self.infos.last_mut() {
             info.row_groups.end = self.row_group;

@@ -160,9 +160,27 @@ async fn segments_without_meta_json_are_never_read() {
 }
 
 /// The checked-in version-1 segment must stay readable by every later version.
+/// Every committed fixture holds the same entries; `segment-v1` has a version 1 content
+/// index (trigrams only), `segment-v2` one with token filters.
 #[test]
-fn format_v1_fixture_is_readable() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v1");
+fn format_fixtures_are_readable() {
+    for (name, content_version) in [("segment-v1", 1), ("segment-v2", 2)] {
+        check_fixture(name);
+        let content = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name)
+                .join("content.bin"),
+        )
+        .unwrap();
+        assert_eq!(&content[..5], &[b'V', b'L', b'C', b'I', content_version]);
+    }
+}
+
+fn check_fixture(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let (meta, streams) = read_segment_dir(&dir).unwrap();
     assert_eq!(meta.version, 1);
     assert_eq!(meta.entries, 4);
@@ -180,12 +198,13 @@ fn format_v1_fixture_is_readable() {
     assert_eq!(streams[1].1[0].timestamp_ns, 1_735_689_600_000_000_002);
 }
 
-/// Regenerates the fixture; run by hand only when adding a new format version:
+/// Writes the fixture of the current format; run by hand only when adding a new format
+/// version (and point it at a new directory first):
 /// `cargo test -p vigil-logstore --test store -- --ignored regenerate`.
 #[test]
 #[ignore]
-fn regenerate_format_v1_fixture() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v1");
+fn regenerate_format_fixture() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v2");
     let _ = std::fs::remove_dir_all(&dir);
     let mut traced = LogEntry::new(1_735_689_600_000_000_003, "ERROR upstream timeout");
     traced.structured_metadata = Labels::from_static(&[("trace_id", "4bf92f3577b34da6")]);
