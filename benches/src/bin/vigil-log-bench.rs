@@ -325,8 +325,12 @@ fn ingest(server: &VigilProcess, corpus: &Corpus, clients: usize) -> Result<Inge
     Ok(result)
 }
 
-/// Bytes per file kind of the committed segments under `root` (the object store's `logs/`).
-fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
+/// `(file name, bytes, count)` per kind of file.
+type FileKinds = Vec<(String, u64, u64)>;
+
+/// Bytes per file kind of the committed segments under `root` (the object store's `logs/`),
+/// and the directories of those segments.
+fn segment_bytes(root: &Path) -> Result<(FileKinds, Vec<PathBuf>)> {
     type Kinds = std::collections::BTreeMap<String, (u64, u64)>;
     let mut kinds: Kinds = Default::default();
     // Segments a compaction replaced wait out the delete delay beside the segment that
@@ -359,6 +363,7 @@ fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
         dir: &Path,
         skip: &std::collections::BTreeSet<String>,
         kinds: &mut Kinds,
+        segments: &mut Vec<PathBuf>,
     ) -> Result<()> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -370,9 +375,12 @@ fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
             let name = entry.file_name().to_string_lossy().to_string();
             if entry.file_type()?.is_dir() {
                 if name != "deletion-marks" && !skip.contains(&name) {
-                    walk(&entry.path(), skip, kinds)?;
+                    walk(&entry.path(), skip, kinds, segments)?;
                 }
             } else {
+                if name == "meta.json" {
+                    segments.push(dir.to_path_buf());
+                }
                 let slot = kinds.entry(name).or_default();
                 slot.0 += entry.metadata()?.len();
                 slot.1 += 1;
@@ -382,8 +390,64 @@ fn segment_bytes(root: &Path) -> Result<Vec<(String, u64, u64)>> {
     }
     let mut skip = std::collections::BTreeSet::new();
     marked(root, &mut skip)?;
-    walk(root, &skip, &mut kinds)?;
-    Ok(kinds.into_iter().map(|(k, (b, n))| (k, b, n)).collect())
+    let mut segments = Vec::new();
+    walk(root, &skip, &mut kinds, &mut segments)?;
+    Ok((
+        kinds.into_iter().map(|(k, (b, n))| (k, b, n)).collect(),
+        segments,
+    ))
+}
+
+/// Stored bytes of one app: its Parquet columns, and its share of the index files.
+#[derive(Debug, Default, Clone)]
+struct AppStorage {
+    row_groups: u64,
+    lines: u64,
+    timestamps: u64,
+    other_columns: u64,
+    indexes: u64,
+}
+
+impl AppStorage {
+    fn total(&self) -> u64 {
+        self.lines + self.timestamps + self.other_columns + self.indexes
+    }
+}
+
+/// Each app's stored bytes in the live `segments`: column bytes from the Parquet footers
+/// (`vigil_logstore::segment_footprint`), and the rest of every segment's files (label and
+/// content index, footer, meta) shared out by row groups, which the content index is kept
+/// per.
+fn app_storage(segments: &[PathBuf]) -> Result<std::collections::BTreeMap<String, AppStorage>> {
+    let mut out: std::collections::BTreeMap<String, AppStorage> = Default::default();
+    for dir in segments {
+        let streams = vigil_logstore::segment_footprint(dir)
+            .with_context(|| format!("reading segment {}", dir.display()))?;
+        let mut file_bytes = 0;
+        for entry in std::fs::read_dir(dir)? {
+            file_bytes += entry?.metadata()?.len();
+        }
+        let column_bytes: u64 = streams
+            .iter()
+            .flat_map(|s| s.column_bytes.iter().map(|c| c.1))
+            .sum();
+        let row_groups: u64 = streams.iter().map(|s| u64::from(s.row_groups)).sum();
+        let rest = file_bytes.saturating_sub(column_bytes);
+        for stream in &streams {
+            let app = stream.labels.get("app").unwrap_or("(none)").to_string();
+            let slot = out.entry(app).or_default();
+            slot.row_groups += u64::from(stream.row_groups);
+            slot.indexes += rest * u64::from(stream.row_groups) / row_groups.max(1);
+            for (column, bytes) in &stream.column_bytes {
+                match column.as_str() {
+                    "line" => slot.lines += bytes,
+                    "timestamp_ns" => slot.timestamps += bytes,
+                    _ => slot.other_columns += bytes,
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What a query's answer is checked against.
@@ -679,6 +743,17 @@ fn measure_queries(
 
 /// Bytes `zstd -<level>` (one thread) makes of the raw files, as a reference for what a
 /// general-purpose compressor gets out of the same text; `None` without a `zstd` binary.
+fn zstd_file(file: &Path, level: u32) -> Option<u64> {
+    let output = Command::new("zstd")
+        .arg(format!("-{level}"))
+        .args(["-T1", "-q", "-c"])
+        .arg(file)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(output.stdout.len() as u64)
+}
+
 fn zstd_reference(corpus: &Corpus, level: u32) -> Option<(u64, Duration)> {
     let started = Instant::now();
     let output = Command::new("zstd")
@@ -765,11 +840,16 @@ fn main() -> Result<()> {
     let flush_wall = flush_started.elapsed();
     let flush_cpu = server.cpu_seconds()? - flush_cpu_before;
     let objects = server.data_dir.join("objects").join("logs");
-    let kinds = segment_bytes(&objects)?;
+    let (kinds, segments) = segment_bytes(&objects)?;
+    let by_app = app_storage(&segments)?;
     let stored: u64 = kinds.iter().map(|(_, b, _)| b).sum();
     let wal_bytes = dir_bytes(&server.data_dir.join("logs").join("wal"))?;
     let queries = measure_queries(&server, &args.rg_bin, &corpus, args.runs)?;
     let zstd = zstd_reference(&corpus, 3);
+    let zstd_by_app: Vec<Option<u64>> = App::ALL
+        .iter()
+        .map(|&app| zstd_file(&corpus.file(app), 3))
+        .collect();
     let peak_rss = server.peak_rss_bytes()?;
     drop(server);
     if args.keep_corpus {
@@ -840,6 +920,45 @@ fn main() -> Result<()> {
         "| **all** | | {:.2} | **compression {:.1}×** |",
         stored as f64 / MIB,
         raw as f64 / stored.max(1) as f64
+    );
+    println!(
+        "\n**By app**: Parquet column bytes from the footers; index = the label and content \
+         indexes, footers and `meta.json` shared out by row groups. Compression = line bytes / \
+         stored bytes; zstd -3 = the app's raw file through `zstd -3 -T1`.\n"
+    );
+    println!(
+        "| app | row groups | line MiB | timestamp MiB | other columns MiB | index MiB | stored bytes/line | **compression** | zstd -3 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut loghub = (0u64, 0u64);
+    for (app, zstd_bytes) in App::ALL.iter().zip(&zstd_by_app) {
+        let Some(storage) = by_app.get(app.name()) else {
+            continue;
+        };
+        let raw_app = totals.app_bytes(*app);
+        if *app != App::Api {
+            loghub.0 += raw_app;
+            loghub.1 += storage.total();
+        }
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | **{:.1}×** | {} |",
+            app.name(),
+            storage.row_groups,
+            storage.lines as f64 / MIB,
+            storage.timestamps as f64 / MIB,
+            storage.other_columns as f64 / MIB,
+            storage.indexes as f64 / MIB,
+            storage.total() as f64 / totals.app_lines(*app).max(1) as f64,
+            raw_app as f64 / storage.total().max(1) as f64,
+            zstd_bytes.map_or("-".to_string(), |b| format!(
+                "{:.1}×",
+                raw_app as f64 / b.max(1) as f64
+            )),
+        );
+    }
+    println!(
+        "| nginx + hdfs + apache | | | | | | | **{:.1}×** | |",
+        loghub.0 as f64 / loghub.1.max(1) as f64
     );
     match zstd {
         Some((bytes, took)) => println!(

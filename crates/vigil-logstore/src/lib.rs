@@ -28,6 +28,7 @@ pub use error::LogStoreError;
 pub use options::LogStoreOptions;
 pub use segment::{SegmentLayout, SegmentMeta};
 pub use store::{
-    LogStore, MaintenanceReport, OpenReport, StreamEntries, read_segment_dir, write_segment_dir,
+    LogStore, MaintenanceReport, OpenReport, StreamEntries, StreamFootprint, read_segment_dir,
+    segment_footprint, write_segment_dir,
 };
 pub use vigil_wal::FsyncMode;

@@ -16,7 +16,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use roaring::RoaringBitmap;
@@ -167,6 +167,11 @@ impl SegmentWriter {
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(layout.zstd_level)?))
             .set_column_dictionary_enabled("line".into(), false)
+            .set_column_encoding("line".into(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
+            // Sorted nanosecond timestamps: deltas bit-packed take about half the bytes that
+            // plain values under zstd do.
+            .set_column_dictionary_enabled("timestamp_ns".into(), false)
+            .set_column_encoding("timestamp_ns".into(), Encoding::DELTA_BINARY_PACKED)
             .set_max_row_group_row_count(Some(row_group_rows))
             .build();
         let schema = arrow_schema();
@@ -471,6 +476,11 @@ impl SegmentReader {
             content,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The Parquet footer of `data.parquet`.
+    pub(crate) fn parquet_metadata(&self) -> &parquet::file::metadata::ParquetMetaData {
+        self.parquet.metadata()
     }
 
     /// Row groups of `stream` that overlap `range` and may contain all `literals`, in the

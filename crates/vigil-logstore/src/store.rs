@@ -643,6 +643,58 @@ pub fn read_segment_dir(
     Ok((reader.meta.clone(), out))
 }
 
+/// What one stream takes in a segment's `data.parquet`: compressed bytes per column, as
+/// `(column name, bytes)` in schema order, over the stream's row groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFootprint {
+    /// The stream's labels.
+    pub labels: Labels,
+    /// Its rows.
+    pub entries: u64,
+    /// Its Parquet row groups.
+    pub row_groups: u32,
+    /// Compressed bytes of each column over its row groups (page headers included).
+    pub column_bytes: Vec<(String, u64)>,
+}
+
+/// The footprint of every stream of a committed segment directory, from the Parquet
+/// footer and the label index only (no data page is read); for storage reports and tools.
+pub fn segment_footprint(dir: &Path) -> Result<Vec<StreamFootprint>, LogStoreError> {
+    let reader = SegmentReader::open(dir)?;
+    let metadata = reader.parquet_metadata();
+    let names: Vec<String> = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut out = Vec::new();
+    for info in &reader.index.streams {
+        let mut column_bytes: Vec<(String, u64)> = names.iter().map(|n| (n.clone(), 0)).collect();
+        let mut entries = 0u64;
+        for rg in info.row_groups.clone() {
+            let Some(group) = metadata.row_groups().get(rg as usize) else {
+                return Err(LogStoreError::corrupt(
+                    format!("{}", dir.display()),
+                    format!("label index names missing row group {rg}"),
+                ));
+            };
+            entries += group.num_rows().max(0) as u64;
+            for (slot, column) in column_bytes.iter_mut().zip(group.columns()) {
+                slot.1 += column.compressed_size().max(0) as u64;
+            }
+        }
+        out.push(StreamFootprint {
+            labels: info.labels.clone(),
+            entries,
+            row_groups: info.row_groups.len() as u32,
+            column_bytes,
+        });
+    }
+    Ok(out)
+}
+
 struct LogStoreAppender {
     inner: Arc<Inner>,
     tenant: TenantId,

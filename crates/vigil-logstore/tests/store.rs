@@ -175,6 +175,16 @@ fn format_fixtures_are_readable() {
         .unwrap();
         assert_eq!(&content[..5], &[b'V', b'L', b'C', b'I', content_version]);
     }
+    // The current writer's column encodings, as docs/format/log-segment.md gives them.
+    let file = std::fs::File::open(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v2/data.parquet"),
+    )
+    .unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    let group = parquet::file::reader::FileReader::metadata(&reader).row_group(0);
+    let encodings = |column: usize| group.column(column).encodings().collect::<Vec<_>>();
+    assert!(encodings(1).contains(&parquet::basic::Encoding::DELTA_BINARY_PACKED));
+    assert!(encodings(2).contains(&parquet::basic::Encoding::DELTA_LENGTH_BYTE_ARRAY));
 }
 
 fn check_fixture(name: &str) {
@@ -196,6 +206,36 @@ fn check_fixture(name: &str) {
         Some("4bf92f3577b34da6")
     );
     assert_eq!(streams[1].1[0].timestamp_ns, 1_735_689_600_000_000_002);
+}
+
+#[test]
+fn segment_footprint_counts_each_streams_rows_and_column_bytes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v2");
+    let streams = vigil_logstore::segment_footprint(&dir).unwrap();
+    assert_eq!(streams.len(), 2);
+    assert_eq!(
+        streams[1].labels,
+        Labels::from_static(&[("app", "web"), ("env", "prod")])
+    );
+    for stream in &streams {
+        assert_eq!(
+            (stream.entries, stream.row_groups),
+            (2, 2),
+            "one row per row group"
+        );
+        let names: Vec<&str> = stream.column_bytes.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            names,
+            ["stream_id", "timestamp_ns", "line", "structured_metadata"]
+        );
+        assert!(stream.column_bytes.iter().all(|c| c.1 > 0));
+    }
+    let total: u64 = streams
+        .iter()
+        .flat_map(|s| s.column_bytes.iter().map(|c| c.1))
+        .sum();
+    let file = std::fs::metadata(dir.join("data.parquet")).unwrap().len();
+    assert!(total < file, "{total} column bytes in a {file}-byte file");
 }
 
 /// Writes the fixture of the current format; run by hand only when adding a new format
