@@ -743,23 +743,14 @@ fn measure_queries(
 
 /// Bytes `zstd -<level>` (one thread) makes of the raw files, as a reference for what a
 /// general-purpose compressor gets out of the same text; `None` without a `zstd` binary.
-fn zstd_file(file: &Path, level: u32) -> Option<u64> {
-    let output = Command::new("zstd")
-        .arg(format!("-{level}"))
-        .args(["-T1", "-q", "-c"])
-        .arg(file)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(output.stdout.len() as u64)
-}
-
-fn zstd_reference(corpus: &Corpus, level: u32) -> Option<(u64, Duration)> {
+/// Bytes `zstd -<level> -T1` makes of `files` concatenated, and how long it took; `None`
+/// without a working `zstd` binary.
+fn zstd_size(files: &[PathBuf], level: u32) -> Option<(u64, Duration)> {
     let started = Instant::now();
     let output = Command::new("zstd")
         .arg(format!("-{level}"))
         .args(["-T1", "-q", "-c"])
-        .args(App::ALL.map(|app| corpus.file(app)))
+        .args(files)
         .output()
         .ok()
         .filter(|o| o.status.success())?;
@@ -845,10 +836,10 @@ fn main() -> Result<()> {
     let stored: u64 = kinds.iter().map(|(_, b, _)| b).sum();
     let wal_bytes = dir_bytes(&server.data_dir.join("logs").join("wal"))?;
     let queries = measure_queries(&server, &args.rg_bin, &corpus, args.runs)?;
-    let zstd = zstd_reference(&corpus, 3);
+    let zstd = zstd_size(&App::ALL.map(|app| corpus.file(app)), 3);
     let zstd_by_app: Vec<Option<u64>> = App::ALL
         .iter()
-        .map(|&app| zstd_file(&corpus.file(app), 3))
+        .map(|&app| zstd_size(&[corpus.file(app)], 3).map(|(bytes, _)| bytes))
         .collect();
     let peak_rss = server.peak_rss_bytes()?;
     drop(server);
