@@ -28,9 +28,10 @@ const MAX_RELISTS: usize = 8;
 struct Sources {
     head: Option<Arc<MemSeries>>,
     blocks: Vec<(Arc<BlockReader>, Vec<ChunkMeta>)>,
-    /// The head's truncation count when the blocks were listed, and the blocks listed.
+    /// The head's truncation count when the blocks were listed, and the blocks listed
+    /// (one list shared by every series of the selection).
     epoch: u64,
-    listed: Vec<Arc<BlockReader>>,
+    listed: Arc<[Arc<BlockReader>]>,
 }
 
 impl TsdbQuerier {
@@ -107,9 +108,10 @@ impl TsdbQuerier {
                 by_labels.entry(labels).or_default().head = Some(series);
             }
         }
+        let listed: Arc<[Arc<BlockReader>]> = blocks.into();
         for sources in by_labels.values_mut() {
             sources.epoch = epoch;
-            sources.listed = blocks.to_vec();
+            sources.listed = listed.clone();
         }
         by_labels
     }
