@@ -607,65 +607,56 @@ fn queries(totals: &CorpusTotals) -> Vec<QuerySpec> {
     let range_s = (totals.max_ts_ns - totals.min_ts_ns) / 1_000_000_000 + 2;
     let api_lines = totals.app_lines(App::Api);
     let rg = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // A Grafana log query for lines holding `needle`, beside `rg -c -F needle`.
+    let search = |name: &'static str, needle: &str, expect: Expect| QuerySpec {
+        name,
+        logql: format!("{{app=\"api\"}} |= \"{needle}\""),
+        step_s: None,
+        rg_args: rg(&["-c", "-F", needle]),
+        expect,
+    };
+    // One window over the whole corpus, so the answer is comparable with `rg -c`.
+    let count = |name: &'static str, needle: &str, expect: Expect| QuerySpec {
+        name,
+        logql: format!("count_over_time({{app=\"api\"}} |= \"{needle}\" [{range_s}s])"),
+        step_s: None,
+        rg_args: rg(&["-c", "-F", needle]),
+        expect,
+    };
     vec![
-        QuerySpec {
-            name: "log, rare needle",
-            logql: format!("{{app=\"api\"}} |= \"{RARE_NEEDLE}\""),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", RARE_NEEDLE]),
-            expect: Expect::Entries(RARE_NEEDLE_COUNT as u64),
-        },
-        QuerySpec {
-            name: "log, rare bare id",
-            logql: format!("{{app=\"api\"}} |= \"{RARE_ID}\""),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", RARE_ID]),
-            expect: Expect::Entries(RARE_NEEDLE_COUNT as u64),
-        },
-        QuerySpec {
-            name: "log, rare text needle",
-            logql: format!("{{app=\"api\"}} |= \"{RARE_TEXT_NEEDLE}\""),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", RARE_TEXT_NEEDLE]),
-            expect: Expect::Entries(RARE_NEEDLE_COUNT as u64),
-        },
-        QuerySpec {
-            name: "log, common needle (limit 1000)",
-            logql: format!("{{app=\"api\"}} |= \"{COMMON_NEEDLE}\""),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", COMMON_NEEDLE]),
-            expect: Expect::Entries(1000),
-        },
-        QuerySpec {
-            name: "log, absent needle",
-            logql: format!("{{app=\"api\"}} |= \"{ABSENT_NEEDLE}\""),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", ABSENT_NEEDLE]),
-            expect: Expect::Entries(0),
-        },
-        QuerySpec {
-            name: "count, rare needle",
-            logql: format!("count_over_time({{app=\"api\"}} |= \"{RARE_NEEDLE}\" [{range_s}s])"),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", RARE_NEEDLE]),
-            expect: Expect::Sum(RARE_NEEDLE_COUNT as u64),
-        },
-        QuerySpec {
-            name: "count, rare text needle",
-            logql: format!(
-                "count_over_time({{app=\"api\"}} |= \"{RARE_TEXT_NEEDLE}\" [{range_s}s])"
-            ),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", RARE_TEXT_NEEDLE]),
-            expect: Expect::Sum(RARE_NEEDLE_COUNT as u64),
-        },
-        QuerySpec {
-            name: "count, common needle",
-            logql: format!("count_over_time({{app=\"api\"}} |= \"{COMMON_NEEDLE}\" [{range_s}s])"),
-            step_s: None,
-            rg_args: rg(&["-c", "-F", COMMON_NEEDLE]),
-            expect: Expect::Sum(0),
-        },
+        search(
+            "log, rare needle",
+            RARE_NEEDLE,
+            Expect::Entries(RARE_NEEDLE_COUNT as u64),
+        ),
+        search(
+            "log, rare bare id",
+            RARE_ID,
+            Expect::Entries(RARE_NEEDLE_COUNT as u64),
+        ),
+        search(
+            "log, rare text needle",
+            RARE_TEXT_NEEDLE,
+            Expect::Entries(RARE_NEEDLE_COUNT as u64),
+        ),
+        search(
+            "log, common needle (limit 1000)",
+            COMMON_NEEDLE,
+            Expect::Entries(1000),
+        ),
+        search("log, absent needle", ABSENT_NEEDLE, Expect::Entries(0)),
+        count(
+            "count, rare needle",
+            RARE_NEEDLE,
+            Expect::Sum(RARE_NEEDLE_COUNT as u64),
+        ),
+        count(
+            "count, rare text needle",
+            RARE_TEXT_NEEDLE,
+            Expect::Sum(RARE_NEEDLE_COUNT as u64),
+        ),
+        // The common needle's count is whatever rg finds (Sum(0)).
+        count("count, common needle", COMMON_NEEDLE, Expect::Sum(0)),
         QuerySpec {
             name: "count, full scan",
             logql: format!("count_over_time({{app=\"api\"}} [{range_s}s])"),
