@@ -607,56 +607,49 @@ fn queries(totals: &CorpusTotals) -> Vec<QuerySpec> {
     let range_s = (totals.max_ts_ns - totals.min_ts_ns) / 1_000_000_000 + 2;
     let api_lines = totals.app_lines(App::Api);
     let rg = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    // A Grafana log query for lines holding `needle`, beside `rg -c -F needle`.
-    let search = |name: &'static str, needle: &str, expect: Expect| QuerySpec {
-        name,
-        logql: format!("{{app=\"api\"}} |= \"{needle}\""),
-        step_s: None,
-        rg_args: rg(&["-c", "-F", needle]),
-        expect,
-    };
-    // One window over the whole corpus, so the answer is comparable with `rg -c`.
-    let count = |name: &'static str, needle: &str, expect: Expect| QuerySpec {
-        name,
-        logql: format!("count_over_time({{app=\"api\"}} |= \"{needle}\" [{range_s}s])"),
-        step_s: None,
-        rg_args: rg(&["-c", "-F", needle]),
-        expect,
-    };
-    vec![
-        search(
-            "log, rare needle",
-            RARE_NEEDLE,
-            Expect::Entries(RARE_NEEDLE_COUNT as u64),
-        ),
-        search(
-            "log, rare bare id",
-            RARE_ID,
-            Expect::Entries(RARE_NEEDLE_COUNT as u64),
-        ),
-        search(
+    let rare = RARE_NEEDLE_COUNT as u64;
+    // `(name, needle, expect)`: a Grafana log query for lines holding the needle, or a
+    // count over the whole corpus in one window (so the answer compares with `rg -c`);
+    // each beside `rg -c -F needle`. The common needle's count is whatever rg finds
+    // (`Sum(0)`).
+    let searches = [
+        ("log, rare needle", RARE_NEEDLE, Expect::Entries(rare)),
+        ("log, rare bare id", RARE_ID, Expect::Entries(rare)),
+        (
             "log, rare text needle",
             RARE_TEXT_NEEDLE,
-            Expect::Entries(RARE_NEEDLE_COUNT as u64),
+            Expect::Entries(rare),
         ),
-        search(
+        (
             "log, common needle (limit 1000)",
             COMMON_NEEDLE,
             Expect::Entries(1000),
         ),
-        search("log, absent needle", ABSENT_NEEDLE, Expect::Entries(0)),
-        count(
-            "count, rare needle",
-            RARE_NEEDLE,
-            Expect::Sum(RARE_NEEDLE_COUNT as u64),
-        ),
-        count(
+        ("log, absent needle", ABSENT_NEEDLE, Expect::Entries(0)),
+        ("count, rare needle", RARE_NEEDLE, Expect::Sum(rare)),
+        (
             "count, rare text needle",
             RARE_TEXT_NEEDLE,
-            Expect::Sum(RARE_NEEDLE_COUNT as u64),
+            Expect::Sum(rare),
         ),
-        // The common needle's count is whatever rg finds (Sum(0)).
-        count("count, common needle", COMMON_NEEDLE, Expect::Sum(0)),
+        ("count, common needle", COMMON_NEEDLE, Expect::Sum(0)),
+    ];
+    let mut specs: Vec<QuerySpec> = searches
+        .into_iter()
+        .map(|(name, needle, expect)| QuerySpec {
+            name,
+            logql: match expect {
+                Expect::Entries(_) => format!("{{app=\"api\"}} |= \"{needle}\""),
+                Expect::Sum(_) => {
+                    format!("count_over_time({{app=\"api\"}} |= \"{needle}\" [{range_s}s])")
+                }
+            },
+            step_s: None,
+            rg_args: rg(&["-c", "-F", needle]),
+            expect,
+        })
+        .collect();
+    specs.extend([
         QuerySpec {
             name: "count, full scan",
             logql: format!("count_over_time({{app=\"api\"}} [{range_s}s])"),
@@ -671,7 +664,8 @@ fn queries(totals: &CorpusTotals) -> Vec<QuerySpec> {
             rg_args: rg(&["-c", "level="]),
             expect: Expect::Sum(api_lines),
         },
-    ]
+    ]);
+    specs
 }
 
 fn measure_queries(
